@@ -1,0 +1,829 @@
+//! The masking engine: one Hyperscan database per configuration, native start recovery,
+//! validation, overlap resolution and redaction, for whole buffers, streams and DataRows.
+//!
+//! Detection in three steps:
+//! 1. Hyperscan scans the text once for every entity's prefilter, without start-of-match
+//!    tracking, and reports `(entity, end)` hits.
+//! 2. For each hit, a reverse lazy DFA of the exact pattern, anchored at the end, walks back at
+//!    most `max_len` bytes and yields every start; the leftmost start whose validator accepts wins.
+//! 3. Candidates are resolved greedily by (start, longest, entity priority) into
+//!    non-overlapping replacements.
+//!
+//! Every step depends only on bytes within `max_len + CONTEXT` of the value, which is what lets
+//! the stream produce exactly the output of whole-buffer masking for any chunking.
+
+use std::cmp::Reverse;
+use std::sync::Arc;
+
+use regex_automata::hybrid::dfa::{Cache, OverlappingState, DFA};
+use regex_automata::nfa::thompson;
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input, MatchKind};
+
+use crate::entities::{CustomSpec, Definition, Finder, ValueSpan};
+use crate::hs;
+use crate::redact::{redact, Style};
+use crate::tokens::{Targets, TokenScanner};
+use crate::validators;
+
+/// Bytes of left context a validator may look at before a match (`version 1.2.3.4`).
+pub const CONTEXT: usize = 16;
+/// Bytes a validator may look at after a match (`…1111-12`).
+pub const LOOKAHEAD: usize = 2;
+
+/// Up to 64 entities: per-segment entity sets are bit masks.
+pub const MAX_ENTITIES: usize = 64;
+
+/// One entity as configured: its definition and the style that replaces it.
+pub struct EntityConfig {
+    pub definition: Definition,
+    pub style: Style,
+}
+
+struct Compiled {
+    def: Definition,
+    style: Style,
+    reverse: Option<DFA>,
+}
+
+/// A detected sensitive value: the byte span that gets replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Found {
+    pub start: usize,
+    pub end: usize,
+    pub entity: u16,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for ConfigError {}
+
+pub struct Engine {
+    entities: Vec<Compiled>,
+    block: hs::Database,
+    stream: hs::Database,
+    tokens: Targets,
+    max_len: usize,
+    key: Vec<u8>,
+}
+
+/// Per-thread (or per-object) working memory: Hyperscan scratch and the lazy-DFA caches.
+/// Allocated once and reused for every call.
+pub struct Scratch {
+    hs: hs::Scratch,
+    caches: Vec<Option<Cache>>,
+    hits: Vec<(usize, u16)>,
+    starts: Vec<usize>,
+}
+
+/// A text range scanned as one value (a DataRow field), with the entities wanted in it.
+#[derive(Clone, Copy, Debug)]
+pub struct Segment {
+    pub start: usize,
+    pub end: usize,
+    pub entities: u64,
+}
+
+impl Engine {
+    /// Compiles the configuration. `key` keys the `hash` and `format` styles; without one a
+    /// random per-engine key is drawn (tokens are then stable only for this engine's life).
+    pub fn new(entities: Vec<EntityConfig>, key: Option<Vec<u8>>) -> Result<Engine, ConfigError> {
+        if entities.len() > MAX_ENTITIES {
+            return Err(ConfigError(format!(
+                "{} entities configured; at most {MAX_ENTITIES} are supported",
+                entities.len()
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for e in &entities {
+            if !seen.insert(e.definition.name.clone()) {
+                return Err(ConfigError(format!(
+                    "entity '{}' is configured twice",
+                    e.definition.name
+                )));
+            }
+        }
+        let patterns: Vec<hs::Pattern> = entities
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                e.definition.prefilter.clone().map(|p| hs::Pattern {
+                    expression: p,
+                    flags: 0,
+                    id: i as u32,
+                })
+            })
+            .collect();
+        let token = |name: &str| {
+            entities
+                .iter()
+                .position(|e| e.definition.tokens && e.definition.name == name)
+                .map(|i| i as u16)
+        };
+        let tokens = Targets {
+            card: token("card"),
+            ssn: token("ssn"),
+            aba: token("aba_routing"),
+            phone: token("phone"),
+            ipv4: token("ipv4"),
+            ipv6: token("ipv6"),
+            iban: token("iban"),
+        };
+        let named = |err: hs::HsError| {
+            let who = err
+                .pattern_id
+                .and_then(|i| entities.get(i as usize))
+                .map(|e| e.definition.name.as_str());
+            ConfigError(match who {
+                Some(name) => format!(
+                    "entity '{name}': Hyperscan cannot compile the pattern: {}",
+                    err.message
+                ),
+                None => format!("Hyperscan cannot compile the entity set: {}", err.message),
+            })
+        };
+        let (block, stream) = if patterns.is_empty() {
+            // Hyperscan refuses an empty set; a placeholder keeps one code path (its id is ignored).
+            let never = [hs::Pattern {
+                expression: r"\x00\xff\x00\xfe\x00\xfdtollgate".into(),
+                flags: 0,
+                id: u32::MAX,
+            }];
+            (
+                hs::Database::compile(&never, false).map_err(named)?,
+                hs::Database::compile(&never, true).map_err(named)?,
+            )
+        } else {
+            (
+                hs::Database::compile(&patterns, false).map_err(named)?,
+                hs::Database::compile(&patterns, true).map_err(named)?,
+            )
+        };
+        let mut compiled = Vec::with_capacity(entities.len());
+        for e in entities {
+            let reverse = match e.definition.finder {
+                Finder::PemBlock => None,
+                Finder::Exact => Some(
+                    DFA::builder()
+                        .syntax(syntax::Config::new().unicode(false).utf8(false))
+                        .thompson(thompson::Config::new().reverse(true).utf8(false))
+                        .configure(DFA::config().match_kind(MatchKind::All))
+                        .build(&e.definition.exact)
+                        .map_err(|err| {
+                            ConfigError(format!("entity '{}': {err}", e.definition.name))
+                        })?,
+                ),
+            };
+            compiled.push(Compiled {
+                def: e.definition,
+                style: e.style,
+                reverse,
+            });
+        }
+        let max_len = compiled.iter().map(|c| c.def.max_len).max().unwrap_or(1);
+        let key = match key {
+            Some(k) if !k.is_empty() => k,
+            _ => {
+                let mut k = vec![0u8; 32];
+                getrandom::getrandom(&mut k)
+                    .map_err(|e| ConfigError(format!("cannot draw a random masking key: {e}")))?;
+                k
+            }
+        };
+        Ok(Engine {
+            entities: compiled,
+            block,
+            stream,
+            tokens,
+            max_len,
+            key,
+        })
+    }
+
+    /// The default set: every built-in entity with one style.
+    pub fn with_defaults(style: Style) -> Engine {
+        let entities = crate::entities::builtin_names()
+            .into_iter()
+            .map(|n| EntityConfig {
+                definition: crate::entities::builtin(n).unwrap(),
+                style,
+            })
+            .collect();
+        Engine::new(entities, None).expect("built-in entity set compiles")
+    }
+
+    /// Builds the entity list from built-in names, per-entity styles and custom entities.
+    pub fn configure(
+        builtin: &[String],
+        styles: &dyn Fn(&str) -> Style,
+        custom: &[(CustomSpec, Style)],
+    ) -> Result<Vec<EntityConfig>, ConfigError> {
+        let mut out = Vec::new();
+        for name in builtin {
+            let def = crate::entities::builtin(name).ok_or_else(|| {
+                ConfigError(format!(
+                    "unknown entity '{name}' (built-in: {})",
+                    crate::entities::builtin_names().join(", ")
+                ))
+            })?;
+            let style = styles(name);
+            out.push(EntityConfig {
+                definition: def,
+                style,
+            });
+        }
+        for (i, (spec, style)) in custom.iter().enumerate() {
+            if crate::entities::builtin(&spec.name).is_some() {
+                return Err(ConfigError(format!(
+                    "entity '{}': the name is taken by a built-in entity",
+                    spec.name
+                )));
+            }
+            let def = spec
+                .definition((100 + i).min(255) as u8)
+                .map_err(ConfigError)?;
+            out.push(EntityConfig {
+                definition: def,
+                style: *style,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn entity_names(&self) -> Vec<&str> {
+        self.entities.iter().map(|c| c.def.name.as_str()).collect()
+    }
+
+    pub fn entity_index(&self, name: &str) -> Option<usize> {
+        self.entities.iter().position(|c| c.def.name == name)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entities.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entities.is_empty()
+    }
+
+    /// Bytes a stream may hold back before it can decide about them.
+    pub fn hold_back(&self) -> usize {
+        self.max_len + CONTEXT + LOOKAHEAD
+    }
+
+    pub fn all_entities(&self) -> u64 {
+        if self.entities.len() == 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.entities.len()) - 1
+        }
+    }
+
+    pub fn new_scratch(&self) -> Scratch {
+        Scratch {
+            hs: hs::Scratch::default(),
+            caches: self
+                .entities
+                .iter()
+                .map(|c| c.reverse.as_ref().map(|d| d.create_cache()))
+                .collect(),
+            hits: Vec::new(),
+            starts: Vec::new(),
+        }
+    }
+
+    /// Finds the value ending at `e` for entity `i`; `hay` is the text it lives in and `lo`
+    /// the first byte the value may start at. Positions are relative to `hay`.
+    fn confirm(
+        &self,
+        scratch: &mut Scratch,
+        hay: &[u8],
+        lo: usize,
+        i: usize,
+        e: usize,
+    ) -> Option<Found> {
+        let c = &self.entities[i];
+        if let Some(guard) = c.def.right_guard {
+            if !guard(hay.get(e).copied()) {
+                return None;
+            }
+        }
+        let lo = lo.max(e.saturating_sub(c.def.max_len));
+        let starts = &mut scratch.starts;
+        starts.clear();
+        match (&c.reverse, c.def.finder) {
+            (Some(dfa), _) => {
+                let cache = scratch.caches[i]
+                    .as_mut()
+                    .expect("cache for every reverse DFA");
+                let input = Input::new(hay).range(lo..e).anchored(Anchored::Yes);
+                let mut state = OverlappingState::start();
+                loop {
+                    if dfa
+                        .try_search_overlapping_rev(cache, &input, &mut state)
+                        .is_err()
+                    {
+                        // The lazy DFA gave up: fail closed and treat the whole window as the value.
+                        starts.clear();
+                        starts.push(lo);
+                        break;
+                    }
+                    match state.get_match() {
+                        Some(m) => starts.push(m.offset()),
+                        None => break,
+                    }
+                }
+                // reported nearest first; the leftmost (longest) valid start wins
+                starts.reverse();
+            }
+            (None, _) => {
+                if let Some(s) = validators::rfind(&hay[lo..e], b"-----BEGIN ") {
+                    starts.push(lo + s);
+                }
+            }
+        }
+        let validator = c.def.validator;
+        let s = starts
+            .iter()
+            .copied()
+            .find(|&s| validator.is_none_or(|v| v(hay, s, e)))?;
+        let (vs, ve) = match c.def.value {
+            ValueSpan::Whole => (s, e),
+            ValueSpan::BearerToken => {
+                let (a, b) = validators::bearer_value(&hay[s..e]);
+                (s + a, s + b)
+            }
+            ValueSpan::Last(n) => (e - n.min(e - s), e),
+        };
+        Some(Found {
+            start: vs,
+            end: ve,
+            entity: i as u16,
+        })
+    }
+
+    /// Detects values in `text`, each inside one of `segments` (sorted, non-overlapping),
+    /// and returns them resolved into non-overlapping, sorted spans.
+    pub fn detect_segments(
+        &self,
+        scratch: &mut Scratch,
+        text: &[u8],
+        segments: &[Segment],
+    ) -> Result<Vec<Found>, String> {
+        let mut hits = std::mem::take(&mut scratch.hits);
+        hits.clear();
+        self.block
+            .scan(&mut scratch.hs, text, |id, end| hits.push((end, id as u16)))
+            .map_err(|e| e.to_string())?;
+        if self.tokens.any() {
+            let mut t = TokenScanner::new(self.tokens);
+            t.scan(text, |end, id| hits.push((end, id)));
+            t.finish(|end, id| hits.push((end, id)));
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        let mut found = Vec::new();
+        let mut seg_i = 0usize;
+        for &(e, ent) in &hits {
+            if ent as usize >= self.entities.len() {
+                continue;
+            }
+            while seg_i < segments.len() && segments[seg_i].end < e {
+                seg_i += 1;
+            }
+            let Some(seg) = segments.get(seg_i) else {
+                break;
+            };
+            if e <= seg.start || seg.entities & (1u64 << ent) == 0 {
+                continue;
+            }
+            let hay = &text[seg.start..seg.end];
+            if let Some(f) = self.confirm(scratch, hay, 0, ent as usize, e - seg.start) {
+                found.push(Found {
+                    start: f.start + seg.start,
+                    end: f.end + seg.start,
+                    entity: f.entity,
+                });
+            }
+        }
+        scratch.hits = hits;
+        Ok(self.resolve(found, usize::MAX).0)
+    }
+
+    /// Raw prefilter hits, for profiling the stages apart.
+    #[doc(hidden)]
+    pub fn hs_hits_for_profile(
+        &self,
+        scratch: &mut Scratch,
+        text: &[u8],
+        mut f: impl FnMut(usize),
+    ) {
+        self.block
+            .scan(&mut scratch.hs, text, |id, _| f(id as usize))
+            .unwrap();
+    }
+
+    /// Detects values in one whole buffer.
+    pub fn detect(&self, scratch: &mut Scratch, text: &[u8]) -> Result<Vec<Found>, String> {
+        self.detect_segments(
+            scratch,
+            text,
+            &[Segment {
+                start: 0,
+                end: text.len(),
+                entities: self.all_entities(),
+            }],
+        )
+    }
+
+    /// Sorts candidates and keeps the non-overlapping ones, greedily by (start, longest,
+    /// priority). Candidates starting at or after `cut` are returned untouched as pending; an
+    /// accepted one that crosses `cut` moves the cut back to its start.
+    fn resolve(&self, mut cands: Vec<Found>, cut: usize) -> (Vec<Found>, Vec<Found>, usize) {
+        cands.sort_unstable_by_key(|f| {
+            (
+                f.start,
+                Reverse(f.end),
+                self.entities[f.entity as usize].def.priority,
+            )
+        });
+        let mut accepted = Vec::new();
+        let mut last_end = 0usize;
+        let mut cut = cut;
+        let mut split = cands.len();
+        for (k, f) in cands.iter().enumerate() {
+            if f.start >= cut {
+                split = k;
+                break;
+            }
+            if f.start < last_end {
+                continue;
+            }
+            if f.end > cut {
+                cut = f.start;
+                split = k;
+                break;
+            }
+            accepted.push(*f);
+            last_end = f.end;
+        }
+        let pending = cands.split_off(split);
+        (accepted, pending, cut)
+    }
+
+    /// Copies `src[from..to]` (positions relative to `src`) to `out`, replacing accepted spans.
+    fn emit(
+        &self,
+        src: &[u8],
+        from: usize,
+        to: usize,
+        accepted: &[Found],
+        out: &mut Vec<u8>,
+        counts: &mut [u32],
+    ) {
+        let mut pos = from;
+        for f in accepted {
+            out.extend_from_slice(&src[pos..f.start]);
+            self.replace(f.entity as usize, &src[f.start..f.end], out);
+            counts[f.entity as usize] += 1;
+            pos = f.end;
+        }
+        out.extend_from_slice(&src[pos..to]);
+    }
+
+    fn replace(&self, entity: usize, value: &[u8], out: &mut Vec<u8>) {
+        let c = &self.entities[entity];
+        redact(c.style, &c.def.name, c.def.normalize, &self.key, value, out);
+    }
+
+    /// Masks one whole buffer. `counts` (one slot per entity) is incremented.
+    pub fn mask(
+        &self,
+        scratch: &mut Scratch,
+        input: &[u8],
+        counts: &mut [u32],
+    ) -> Result<Vec<u8>, String> {
+        let found = self.detect(scratch, input)?;
+        let grow: usize = found.len() * 24;
+        let mut out = Vec::with_capacity(input.len() + grow);
+        self.emit(input, 0, input.len(), &found, &mut out, counts);
+        Ok(out)
+    }
+
+    /// Masks the DataRow messages of a chunk of complete backend messages; other messages are
+    /// copied unchanged. Field and message lengths are rewritten when a value's length changes.
+    pub fn mask_data_rows(
+        &self,
+        scratch: &mut Scratch,
+        chunk: &[u8],
+        plan: &RowPlan,
+        counts: &mut [u32],
+    ) -> Result<Vec<u8>, String> {
+        let mut frames = Vec::new();
+        let scan = tollgate_framing::scan(chunk, chunk.len().max(5), false, &mut frames)
+            .map_err(|e| e.to_string())?;
+        if scan.consumed != chunk.len() {
+            return Err(format!(
+                "chunk of {} bytes ends inside a message (complete messages cover {} bytes)",
+                chunk.len(),
+                scan.consumed
+            ));
+        }
+        // Gather the fields to scan into one text, separated by NUL, scanned in one call.
+        let mut text = Vec::new();
+        let mut segments = Vec::new();
+        let mut touched_rows = 0usize;
+        for f in frames.iter().filter(|f| f.code == b'D') {
+            let mut row_touched = false;
+            let mut fields = tollgate_framing::DataRowFields::new(chunk, f.start, f.len)
+                .map_err(|e| e.to_string())?;
+            for (col, field) in fields.by_ref().enumerate() {
+                let field = field.map_err(|e| e.to_string())?;
+                let tollgate_framing::Field::Value { start, end } = field else {
+                    continue;
+                };
+                match plan.action(col) {
+                    ColumnAction::Scan(mask) if end > start => {
+                        let ts = text.len();
+                        text.extend_from_slice(&chunk[start..end]);
+                        segments.push(Segment {
+                            start: ts,
+                            end: text.len(),
+                            entities: mask & self.all_entities(),
+                        });
+                        text.push(0);
+                    }
+                    ColumnAction::Redact(_) => row_touched = true,
+                    _ => {}
+                }
+            }
+            fields.finish().map_err(|e| e.to_string())?;
+            touched_rows += row_touched as usize;
+        }
+        let found = if segments.is_empty() {
+            Vec::new()
+        } else {
+            self.detect_segments(scratch, &text, &segments)?
+        };
+        if found.is_empty() && touched_rows == 0 {
+            return Ok(chunk.to_vec());
+        }
+        let mut out = Vec::with_capacity(chunk.len() + found.len() * 24);
+        let mut fi = 0usize; // next found
+        let mut si = 0usize; // next segment
+        let mut local = Vec::new();
+        for f in &frames {
+            if f.code != b'D' {
+                out.extend_from_slice(&chunk[f.start..f.start + f.len]);
+                continue;
+            }
+            let row_start = out.len();
+            out.extend_from_slice(&chunk[f.start..f.start + 7]); // code, length (patched below), count
+            let fields = tollgate_framing::DataRowFields::new(chunk, f.start, f.len)
+                .map_err(|e| e.to_string())?;
+            for (col, field) in fields.enumerate() {
+                let field = field.map_err(|e| e.to_string())?;
+                let tollgate_framing::Field::Value { start, end } = field else {
+                    out.extend_from_slice(&(-1i32).to_be_bytes());
+                    continue;
+                };
+                let value = &chunk[start..end];
+                local.clear();
+                match plan.action(col) {
+                    ColumnAction::Scan(_) if end > start => {
+                        let seg = segments[si];
+                        si += 1;
+                        let first = fi;
+                        while fi < found.len() && found[fi].start < seg.end {
+                            fi += 1;
+                        }
+                        let spans: Vec<Found> = found[first..fi]
+                            .iter()
+                            .map(|x| Found {
+                                start: x.start - seg.start,
+                                end: x.end - seg.start,
+                                entity: x.entity,
+                            })
+                            .collect();
+                        self.emit(value, 0, value.len(), &spans, &mut local, counts);
+                    }
+                    ColumnAction::Redact(entity) => {
+                        self.replace(entity as usize, value, &mut local);
+                        counts[entity as usize] += 1;
+                    }
+                    _ => local.extend_from_slice(value),
+                }
+                out.extend_from_slice(&(local.len() as i32).to_be_bytes());
+                out.extend_from_slice(&local);
+            }
+            let len = out.len() - row_start - 1;
+            if len > i32::MAX as usize {
+                return Err("a masked DataRow would exceed the protocol's message size".into());
+            }
+            out[row_start + 1..row_start + 5].copy_from_slice(&(len as i32).to_be_bytes());
+        }
+        Ok(out)
+    }
+}
+
+/// What happens to one result column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnAction {
+    /// Passed through untouched.
+    Keep,
+    /// Scanned for the entities in the mask (bit i = entity i).
+    Scan(u64),
+    /// The whole value replaced as entity i, whatever it holds.
+    Redact(u16),
+}
+
+/// Per-column actions for one result set (one RowDescription).
+#[derive(Clone, Debug)]
+pub struct RowPlan {
+    pub columns: Vec<ColumnAction>,
+    /// For columns past the end of `columns`.
+    pub rest: ColumnAction,
+}
+
+impl RowPlan {
+    fn action(&self, col: usize) -> ColumnAction {
+        self.columns.get(col).copied().unwrap_or(self.rest)
+    }
+}
+
+/// A masking stream: feed chunks, get masked bytes; a value split across chunks is still found.
+/// Output is byte-identical to masking the concatenated input in one call.
+pub struct MaskStream {
+    engine: Arc<Engine>,
+    hs: Option<hs::Stream>,
+    tokens: TokenScanner,
+    scratch: Scratch,
+    /// Unemitted bytes plus left context: `buf[0]` is stream offset `base`.
+    buf: Vec<u8>,
+    base: usize,
+    total: usize,
+    emitted: usize,
+    pending_hits: Vec<(usize, u16)>,
+    pending: Vec<Found>,
+    counts: Vec<u32>,
+}
+
+impl MaskStream {
+    pub fn new(engine: Arc<Engine>) -> Result<MaskStream, String> {
+        let hs = engine.stream.open_stream().map_err(|e| e.to_string())?;
+        let scratch = engine.new_scratch();
+        let n = engine.len();
+        Ok(MaskStream {
+            tokens: TokenScanner::new(engine.tokens),
+            engine,
+            hs: Some(hs),
+            scratch,
+            buf: Vec::new(),
+            base: 0,
+            total: 0,
+            emitted: 0,
+            pending_hits: Vec::new(),
+            pending: Vec::new(),
+            counts: vec![0; n],
+        })
+    }
+
+    /// Counts per entity since the stream opened.
+    pub fn counts(&self) -> &[u32] {
+        &self.counts
+    }
+
+    /// Bytes received but not yet emitted.
+    pub fn held(&self) -> usize {
+        self.total - self.emitted
+    }
+
+    /// Feeds a chunk; appends to `out` every byte that can already be decided.
+    pub fn write(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        let Some(stream) = self.hs.as_mut() else {
+            return Err("write after finish".into());
+        };
+        let base = self.total;
+        let hits = &mut self.pending_hits;
+        let n = self.engine.len();
+        stream
+            .scan(
+                &self.engine.stream,
+                &mut self.scratch.hs,
+                chunk,
+                |id, end| {
+                    if (id as usize) < n {
+                        hits.push((end, id as u16));
+                    }
+                },
+            )
+            .map_err(|e| e.to_string())?;
+        let _ = base;
+        if self.engine.tokens.any() {
+            self.tokens.scan(chunk, |end, id| hits.push((end, id)));
+        }
+        self.buf.extend_from_slice(chunk);
+        self.total += chunk.len();
+        self.advance(false, out);
+        Ok(())
+    }
+
+    /// Ends the stream; appends the rest of the output.
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+        let Some(stream) = self.hs.take() else {
+            return Ok(());
+        };
+        let hits = &mut self.pending_hits;
+        let n = self.engine.len();
+        stream
+            .close(&self.engine.stream, &mut self.scratch.hs, |id, end| {
+                if (id as usize) < n {
+                    hits.push((end, id as u16));
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        if self.engine.tokens.any() {
+            self.tokens.finish(|end, id| hits.push((end, id)));
+        }
+        self.advance(true, out);
+        Ok(())
+    }
+
+    fn advance(&mut self, last: bool, out: &mut Vec<u8>) {
+        let engine = Arc::clone(&self.engine);
+        let total = self.total;
+        // Confirm the hits whose look-ahead bytes have arrived.
+        self.pending_hits.sort_unstable();
+        self.pending_hits.dedup();
+        let ready = if last {
+            self.pending_hits.len()
+        } else {
+            self.pending_hits
+                .partition_point(|&(e, _)| e + LOOKAHEAD <= total)
+        };
+        for k in 0..ready {
+            let (e, ent) = self.pending_hits[k];
+            // the window never reaches before `base` (see the trim below), so relative offsets
+            // see the same bytes and context as a whole-buffer scan would
+            let lo = e.saturating_sub(engine.entities[ent as usize].def.max_len);
+            debug_assert!(lo >= self.base || self.base == 0);
+            if let Some(f) =
+                engine.confirm(&mut self.scratch, &self.buf, 0, ent as usize, e - self.base)
+            {
+                self.pending.push(Found {
+                    start: f.start + self.base,
+                    end: f.end + self.base,
+                    entity: f.entity,
+                });
+            }
+        }
+        self.pending_hits.drain(..ready);
+        // Every value starting before `cut` is known now.
+        let cut = if last {
+            total
+        } else {
+            total.saturating_sub(engine.max_len + LOOKAHEAD)
+        };
+        let cands = std::mem::take(&mut self.pending);
+        let (accepted, pending, cut) = engine.resolve(cands, cut);
+        self.pending = pending;
+        let cut = cut.max(self.emitted);
+        if cut > self.emitted {
+            let rel: Vec<Found> = accepted
+                .iter()
+                .map(|f| Found {
+                    start: f.start - self.base,
+                    end: f.end - self.base,
+                    entity: f.entity,
+                })
+                .collect();
+            engine.emit(
+                &self.buf,
+                self.emitted - self.base,
+                cut - self.base,
+                &rel,
+                out,
+                &mut self.counts,
+            );
+            self.emitted = cut;
+        }
+        // Keep what is unemitted plus the context a later window may read.
+        let keep_from = self
+            .emitted
+            .min(total.saturating_sub(engine.hold_back()))
+            .max(self.base);
+        if keep_from > self.base {
+            self.buf.drain(..keep_from - self.base);
+            self.base = keep_from;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,449 @@
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::entities::{builtin, builtin_names};
+
+fn engine(style: Style) -> Engine {
+    let mut e = Engine::with_defaults(style);
+    e.key = b"test key".to_vec();
+    e
+}
+
+fn mask(e: &Engine, s: &str) -> String {
+    let mut scratch = e.new_scratch();
+    let mut counts = vec![0; e.len()];
+    String::from_utf8(e.mask(&mut scratch, s.as_bytes(), &mut counts).unwrap()).unwrap()
+}
+
+fn detected(e: &Engine, s: &str) -> Vec<(String, String)> {
+    let mut scratch = e.new_scratch();
+    let names = e.entity_names();
+    e.detect(&mut scratch, s.as_bytes())
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                names[f.entity as usize].to_string(),
+                s[f.start..f.end].to_string(),
+            )
+        })
+        .collect()
+}
+
+fn stream_mask(e: &Arc<Engine>, input: &[u8], cuts: &[usize]) -> (Vec<u8>, Vec<u32>) {
+    let mut s = MaskStream::new(Arc::clone(e)).unwrap();
+    let mut out = Vec::new();
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    points.sort_unstable();
+    let mut last = 0;
+    for p in points.into_iter().chain([input.len()]) {
+        s.write(&input[last..p], &mut out).unwrap();
+        last = p;
+    }
+    s.finish(&mut out).unwrap();
+    (out, s.counts().to_vec())
+}
+
+const SAMPLE: &str = "id,name,email,card,ssn,note\n\
+1,Ann,ann.lee+tag@mail.example.co.uk,4111 1111 1111 1111,123-45-6789,ok\n\
+2,Bob,bob@example.com,5500-0000-0000-0004,078-05-1120,\"call (415) 555-2671 or +14155552671\"\n\
+{\"iban\":\"GB82 WEST 1234 5698 7654 32\",\"compact\":\"DE89370400440532013000\",\"aba\":\"021000021\"}\n\
+2024-05-06T12:30:45.123Z INFO from 10.1.2.3 and 2001:db8::ff00:42:8329 version 1.2.3.4 order 1234567812345678\n\
+AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n\
+Authorization: Bearer abcdefghijklmnop0123456789 and eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U\n\
+-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw\n7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxKLxoS2tFc\n-----END RSA PRIVATE KEY-----\n\
+not pii: 000-12-3456 666-12-3456 4111 1111 1111 1112 DE89370400440532013001 021000022 v1.2.3.4 12:30:45\n";
+
+#[test]
+fn finds_every_builtin_entity_in_the_sample() {
+    let e = engine(Style::Full);
+    let d = detected(&e, SAMPLE);
+    let got = |n: &str| {
+        d.iter()
+            .filter(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(got("card"), ["4111 1111 1111 1111", "5500-0000-0000-0004"]);
+    assert_eq!(got("ssn"), ["123-45-6789", "078-05-1120"]);
+    assert_eq!(
+        got("email"),
+        ["ann.lee+tag@mail.example.co.uk", "bob@example.com"]
+    );
+    assert_eq!(got("phone"), ["(415) 555-2671", "+14155552671"]);
+    assert_eq!(
+        got("iban"),
+        ["GB82 WEST 1234 5698 7654 32", "DE89370400440532013000"]
+    );
+    assert_eq!(got("aba_routing"), ["021000021"]);
+    assert_eq!(got("ipv4"), ["10.1.2.3"]);
+    assert_eq!(got("ipv6"), ["2001:db8::ff00:42:8329"]);
+    assert_eq!(got("aws_access_key"), ["AKIAIOSFODNN7EXAMPLE"]);
+    assert_eq!(
+        got("aws_secret_key"),
+        ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]
+    );
+    assert_eq!(got("bearer_token"), ["abcdefghijklmnop0123456789"]);
+    assert_eq!(got("jwt").len(), 1);
+    assert_eq!(got("private_key").len(), 1);
+    assert!(got("private_key")[0].starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    assert!(got("private_key")[0].ends_with("-----END RSA PRIVATE KEY-----"));
+    assert_eq!(d.len(), 18, "{d:#?}");
+}
+
+#[test]
+fn full_mask_replaces_values_and_keeps_everything_else() {
+    let e = engine(Style::Full);
+    let m = mask(&e, SAMPLE);
+    assert!(
+        m.contains("1,Ann,[REDACTED:email],[REDACTED:card],[REDACTED:ssn],ok\n"),
+        "{m}"
+    );
+    assert!(m.contains("Authorization: Bearer [REDACTED:bearer_token] and [REDACTED:jwt]\n"));
+    assert!(
+        m.contains("[REDACTED:private_key]\nnot pii: 000-12-3456 666-12-3456 4111 1111 1111 1112")
+    );
+    assert!(m.ends_with("DE89370400440532013001 021000022 v1.2.3.4 12:30:45\n"));
+    assert!(m.contains("version 1.2.3.4 order 1234567812345678"));
+}
+
+#[test]
+fn last4_and_format_keep_the_shape() {
+    let e = engine(Style::Last4);
+    assert_eq!(
+        mask(&e, "card 4111 1111 1111 1111."),
+        "card **** **** **** 1111."
+    );
+    let f = engine(Style::Format);
+    let out = mask(&f, "ssn 123-45-6789 end");
+    assert_eq!(out.len(), "ssn 123-45-6789 end".len());
+    assert_ne!(out, "ssn 123-45-6789 end");
+}
+
+#[test]
+fn custom_entities_regex_words_and_validator() {
+    let specs = vec![
+        (
+            CustomSpec {
+                name: "employee_id".into(),
+                pattern: Some(r"\bEMP-\d{6}\b".into()),
+                ..Default::default()
+            },
+            Style::Full,
+        ),
+        (
+            CustomSpec {
+                name: "codename".into(),
+                words: Some(vec!["Bluebird".into(), "night-jar".into()]),
+                case_insensitive: true,
+                ..Default::default()
+            },
+            Style::Hash,
+        ),
+        (
+            CustomSpec {
+                name: "acct".into(),
+                pattern: Some(r"\bACC\d{8}\b".into()),
+                validator: Some("luhn".into()),
+                ..Default::default()
+            },
+            Style::Full,
+        ),
+    ];
+    let list = Engine::configure(&["email".to_string()], &|_| Style::Full, &specs).unwrap();
+    let e = Engine::new(list, Some(b"k".to_vec())).unwrap();
+    let m = mask(
+        &e,
+        "EMP-123456 met BLUEBIRD and night-jar; bluebirds no; ACC00000018 ACC00000019 x@y.io",
+    );
+    assert!(
+        m.starts_with("[REDACTED:employee_id] met [codename:"),
+        "{m}"
+    );
+    assert!(
+        m.contains("bluebirds no; [REDACTED:acct] ACC00000019 [REDACTED:email]"),
+        "{m}"
+    );
+    let upper = mask(&e, "BLUEBIRD");
+    assert!(
+        m.contains(&format!("met {upper} and")),
+        "hash tokens are stable: {m}"
+    );
+    assert_ne!(
+        upper,
+        mask(&e, "bluebird"),
+        "the hash is over the raw value"
+    );
+}
+
+#[test]
+fn invalid_configuration_names_the_entity() {
+    let err = |specs: Vec<(CustomSpec, Style)>| {
+        let list = Engine::configure(&[], &|_| Style::Full, &specs);
+        match list {
+            Err(e) => e.0,
+            Ok(list) => Engine::new(list, None).err().expect("should fail").0,
+        }
+    };
+    let e = err(vec![(
+        CustomSpec {
+            name: "x".into(),
+            pattern: Some("a(b".into()),
+            ..Default::default()
+        },
+        Style::Full,
+    )]);
+    assert!(e.starts_with("entity 'x': invalid pattern"), "{e}");
+    let e = err(vec![(
+        CustomSpec {
+            name: "card".into(),
+            pattern: Some("a".into()),
+            ..Default::default()
+        },
+        Style::Full,
+    )]);
+    assert!(e.contains("taken by a built-in"), "{e}");
+    // Hyperscan refuses what the Rust parser takes (a pattern that can match nothing); named too.
+    let e = err(vec![(
+        CustomSpec {
+            name: "y".into(),
+            pattern: Some("x?".into()),
+            ..Default::default()
+        },
+        Style::Full,
+    )]);
+    assert!(
+        e.starts_with("entity 'y': Hyperscan cannot compile the pattern"),
+        "{e}"
+    );
+    let unknown = Engine::configure(&["passport".to_string()], &|_| Style::Full, &[])
+        .err()
+        .unwrap()
+        .0;
+    assert!(
+        unknown.starts_with("unknown entity 'passport' (built-in: card, ssn"),
+        "{unknown}"
+    );
+}
+
+#[test]
+fn values_split_across_chunks_are_masked() {
+    let e = Arc::new(engine(Style::Full));
+    let input = b"x 4111 1111 1111 1111 y ann@example.com z";
+    let whole = mask(&e, std::str::from_utf8(input).unwrap());
+    for cut in 1..input.len() {
+        let (out, counts) = stream_mask(&e, input, &[cut]);
+        assert_eq!(String::from_utf8(out).unwrap(), whole, "cut {cut}");
+        assert_eq!(counts.iter().sum::<u32>(), 2);
+    }
+}
+
+#[test]
+fn stream_holds_back_only_a_bounded_tail() {
+    let e = Arc::new(engine(Style::Full));
+    let mut s = MaskStream::new(Arc::clone(&e)).unwrap();
+    let mut out = Vec::new();
+    let line = b"plain text line without anything sensitive in it at all\n";
+    for _ in 0..2000 {
+        s.write(line, &mut out).unwrap();
+        assert!(s.held() <= e.hold_back() + line.len());
+        assert!(s.buf.len() <= 2 * e.hold_back() + line.len());
+    }
+    s.finish(&mut out).unwrap();
+    assert_eq!(out.len(), line.len() * 2000);
+}
+
+#[test]
+fn datarow_masking_rewrites_lengths_and_keeps_nulls() {
+    fn row(fields: &[Option<&[u8]>]) -> Vec<u8> {
+        let mut body = (fields.len() as i16).to_be_bytes().to_vec();
+        for f in fields {
+            match f {
+                None => body.extend_from_slice(&(-1i32).to_be_bytes()),
+                Some(v) => {
+                    body.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                    body.extend_from_slice(v);
+                }
+            }
+        }
+        let mut m = vec![b'D'];
+        m.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
+        m.extend(body);
+        m
+    }
+    let e = engine(Style::Full);
+    let ssn = e.entity_index("ssn").unwrap() as u16;
+    // column 1's length (0x34 = '4') precedes a card: the NUL-separated text keeps \b intact
+    let card_field = format!("{}{}", "4111111111111111", " ".repeat(0x34 - 16));
+    let mut chunk = Vec::new();
+    chunk.extend(row(&[
+        Some(b"7"),
+        Some(card_field.as_bytes()),
+        None,
+        Some(b"secret"),
+    ]));
+    chunk.extend(row(&[
+        Some(b"8"),
+        Some(b"mail bob@example.com now"),
+        Some(b"x"),
+        Some(b"123456789"),
+    ]));
+    chunk.extend(b"C\x00\x00\x00\x0dSELECT 2\x00".iter());
+    let plan = RowPlan {
+        columns: vec![
+            ColumnAction::Keep,
+            ColumnAction::Scan(e.all_entities()),
+            ColumnAction::Scan(0),
+            ColumnAction::Redact(ssn),
+        ],
+        rest: ColumnAction::Keep,
+    };
+    let mut scratch = e.new_scratch();
+    let mut counts = vec![0; e.len()];
+    let out = e
+        .mask_data_rows(&mut scratch, &chunk, &plan, &mut counts)
+        .unwrap();
+    let mut expect = Vec::new();
+    let masked_card = format!("[REDACTED:card]{}", " ".repeat(0x34 - 16));
+    expect.extend(row(&[
+        Some(b"7"),
+        Some(masked_card.as_bytes()),
+        None,
+        Some(b"[REDACTED:ssn]"),
+    ]));
+    expect.extend(row(&[
+        Some(b"8"),
+        Some(b"mail [REDACTED:email] now"),
+        Some(b"x"),
+        Some(b"[REDACTED:ssn]"),
+    ]));
+    expect.extend(b"C\x00\x00\x00\x0dSELECT 2\x00".iter());
+    assert_eq!(out, expect);
+    assert_eq!(counts.iter().sum::<u32>(), 4);
+    // a chunk that ends inside a message is refused
+    let err = e
+        .mask_data_rows(&mut scratch, &chunk[..chunk.len() - 1], &plan, &mut counts)
+        .unwrap_err();
+    assert!(err.contains("ends inside a message"), "{err}");
+}
+
+#[test]
+fn every_entity_compiles_alone() {
+    for n in builtin_names() {
+        let d = builtin(n).unwrap();
+        Engine::new(
+            vec![EntityConfig {
+                definition: d,
+                style: Style::Full,
+            }],
+            None,
+        )
+        .unwrap();
+    }
+}
+
+/// Hyperscan block mode and stream mode must report identical hits for any chunking: a hit
+/// missed at a chunk boundary would be a leak.
+type Hits = Vec<(usize, u32)>;
+
+fn hs_hits_block_vs_stream(input: &[u8], cuts: &[usize]) -> (Hits, Hits) {
+    let e = engine(Style::Full);
+    let mut scratch = e.new_scratch();
+    let mut block = Vec::new();
+    e.block
+        .scan(&mut scratch.hs, input, |id, end| block.push((end, id)))
+        .unwrap();
+    let mut st = e.stream.open_stream().unwrap();
+    let mut streamed = Vec::new();
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    points.sort_unstable();
+    let mut last = 0;
+    for p in points.into_iter().chain([input.len()]) {
+        st.scan(&e.stream, &mut scratch.hs, &input[last..p], |id, end| {
+            streamed.push((end, id))
+        })
+        .unwrap();
+        last = p;
+    }
+    st.close(&e.stream, &mut scratch.hs, |id, end| {
+        streamed.push((end, id))
+    })
+    .unwrap();
+    block.sort_unstable();
+    streamed.sort_unstable();
+    (block, streamed)
+}
+
+#[test]
+fn hyperscan_block_and_stream_agree_on_the_sample() {
+    let input = SAMPLE.repeat(3);
+    for step in [1usize, 2, 3, 7, 64, 1000] {
+        let cuts: Vec<usize> = (step..input.len()).step_by(step).collect();
+        let (b, s) = hs_hits_block_vs_stream(input.as_bytes(), &cuts);
+        assert!(!b.is_empty());
+        assert_eq!(b, s, "step {step}");
+    }
+}
+
+fn sample_piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("4111 1111 1111 1111".to_string()),
+        Just("378282246310005".to_string()),
+        Just("123-45-6789".to_string()),
+        Just("bob.smith@example.com".to_string()),
+        Just("GB82 WEST 1234 5698 7654 32".to_string()),
+        Just("021000021".to_string()),
+        Just("+14155552671".to_string()),
+        Just("(415) 555-2671".to_string()),
+        Just("192.168.0.1".to_string()),
+        Just("fe80::1ff:fe23:4567:890a".to_string()),
+        Just("AKIAIOSFODNN7EXAMPLE".to_string()),
+        Just("Bearer abcdefghijklmnop0123456789".to_string()),
+        Just("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl".to_string()),
+        Just("-----BEGIN PRIVATE KEY-----\nMIIBVAIBADANBgkqhkiG9w0BAQEFAASCAT4wggE6AgEAAkEA\n-----END PRIVATE KEY-----".to_string()),
+        "[ a-z0-9.,:@-]{0,12}",
+        "[0-9 -]{0,20}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn stream_output_equals_block_output_for_any_chunking(
+        pieces in proptest::collection::vec(sample_piece(), 1..30),
+        cuts in proptest::collection::vec(any::<usize>(), 0..12),
+    ) {
+        let input = pieces.join(" ");
+        let e = Arc::new(engine(Style::Full));
+        let mut scratch = e.new_scratch();
+        let mut counts = vec![0; e.len()];
+        let block = e.mask(&mut scratch, input.as_bytes(), &mut counts).unwrap();
+        let (streamed, scounts) = stream_mask(&e, input.as_bytes(), &cuts);
+        prop_assert_eq!(String::from_utf8_lossy(&streamed), String::from_utf8_lossy(&block));
+        prop_assert_eq!(scounts, counts);
+    }
+
+    #[test]
+    fn hyperscan_stream_matches_block_for_any_chunking(
+        pieces in proptest::collection::vec(sample_piece(), 1..30),
+        cuts in proptest::collection::vec(any::<usize>(), 0..16),
+    ) {
+        let input = pieces.join("");
+        let (b, s) = hs_hits_block_vs_stream(input.as_bytes(), &cuts);
+        prop_assert_eq!(b, s);
+    }
+
+    #[test]
+    fn arbitrary_bytes_pass_through_unless_masked(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let e = engine(Style::Full);
+        let mut scratch = e.new_scratch();
+        let mut counts = vec![0; e.len()];
+        let out = e.mask(&mut scratch, &bytes, &mut counts).unwrap();
+        if counts.iter().all(|c| *c == 0) {
+            prop_assert_eq!(out, bytes);
+        }
+    }
+}

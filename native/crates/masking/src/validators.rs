@@ -1,0 +1,463 @@
+//! Checks that run on a candidate after its pattern matched: checksums, number-plan rules and the
+//! context around the value. `hay` is the text the candidate lives in; `s..e` is the whole match.
+
+/// Byte before `s`, if any.
+fn before(hay: &[u8], s: usize) -> Option<u8> {
+    s.checked_sub(1).map(|i| hay[i])
+}
+
+fn after(hay: &[u8], e: usize) -> Option<u8> {
+    hay.get(e).copied()
+}
+
+fn is_word(b: Option<u8>) -> bool {
+    matches!(b, Some(c) if c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// True when the digits at `s..e` continue into a neighbouring digit group, as in
+/// `1234 4111 1111 1111 1111` or `4111-1111-1111-1111-12`: the candidate is a piece of a longer number.
+fn glued_to_digits(hay: &[u8], s: usize, e: usize, seps: &[u8]) -> bool {
+    let left = s >= 2 && seps.contains(&hay[s - 1]) && hay[s - 2].is_ascii_digit();
+    let right = e + 1 < hay.len() && seps.contains(&hay[e]) && hay[e + 1].is_ascii_digit();
+    left || right
+}
+
+fn digits(v: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    v.iter().filter(|b| b.is_ascii_digit()).map(|b| b - b'0')
+}
+
+pub fn luhn(v: &[u8]) -> bool {
+    let ds: Vec<u8> = digits(v).collect();
+    if ds.len() < 2 {
+        return false;
+    }
+    let mut sum = 0u32;
+    for (i, d) in ds.iter().rev().enumerate() {
+        let mut x = *d as u32;
+        if i % 2 == 1 {
+            x *= 2;
+            if x > 9 {
+                x -= 9;
+            }
+        }
+        sum += x;
+    }
+    sum % 10 == 0
+}
+
+/// Known issuer identification number ranges, with the lengths each brand issues.
+fn card_issuer_known(ds: &[u8]) -> bool {
+    let n = ds.len();
+    let p = |k: usize| ds[..k].iter().fold(0u32, |a, d| a * 10 + *d as u32);
+    let p1 = p(1);
+    let p2 = p(2);
+    let p3 = p(3);
+    let p4 = p(4);
+    let p6 = p(6);
+    match () {
+        _ if p1 == 4 => matches!(n, 13 | 16 | 19), // Visa
+        _ if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) => n == 16, // Mastercard
+        _ if p2 == 34 || p2 == 37 => n == 15,      // American Express
+        _ if p4 == 6011
+            || (644..=649).contains(&p3)
+            || p2 == 65
+            || (622126..=622925).contains(&p6) =>
+        {
+            (16..=19).contains(&n) // Discover
+        }
+        _ if (300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39 => {
+            (14..=19).contains(&n)
+        } // Diners
+        _ if (3528..=3589).contains(&p4) => (16..=19).contains(&n), // JCB
+        _ if p2 == 62 => (16..=19).contains(&n),                    // UnionPay
+        _ if p2 == 50 || (56..=58).contains(&p2) || p1 == 6 => (12..=19).contains(&n), // Maestro
+        _ => false,
+    }
+}
+
+pub fn card(hay: &[u8], s: usize, e: usize) -> bool {
+    if glued_to_digits(hay, s, e, b" -") {
+        return false;
+    }
+    let v = &hay[s..e];
+    let ds: Vec<u8> = digits(v).collect();
+    (13..=19).contains(&ds.len()) && card_issuer_known(&ds) && luhn(v)
+}
+
+pub fn ssn(hay: &[u8], s: usize, e: usize) -> bool {
+    if glued_to_digits(hay, s, e, b" -") {
+        return false;
+    }
+    let ds: Vec<u8> = digits(&hay[s..e]).collect();
+    if ds.len() != 9 {
+        return false;
+    }
+    let area = ds[0] as u32 * 100 + ds[1] as u32 * 10 + ds[2] as u32;
+    let group = ds[3] as u32 * 10 + ds[4] as u32;
+    let serial = ds[5..].iter().fold(0u32, |a, d| a * 10 + *d as u32);
+    area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
+}
+
+pub fn aba_checksum(ds: &[u8]) -> bool {
+    if ds.len() != 9 {
+        return false;
+    }
+    let w = [3u32, 7, 1, 3, 7, 1, 3, 7, 1];
+    let sum: u32 = ds.iter().zip(w).map(|(d, w)| *d as u32 * w).sum();
+    let prefix = ds[0] as u32 * 10 + ds[1] as u32;
+    sum % 10 == 0 && matches!(prefix, 0..=12 | 21..=32 | 61..=72 | 80)
+}
+
+pub fn aba(hay: &[u8], s: usize, e: usize) -> bool {
+    if glued_to_digits(hay, s, e, b" -.") {
+        return false;
+    }
+    let ds: Vec<u8> = digits(&hay[s..e]).collect();
+    aba_checksum(&ds)
+}
+
+/// Registry lengths of IBANs by country (SWIFT IBAN registry).
+fn iban_length(cc: &[u8]) -> Option<usize> {
+    let len = match cc {
+        b"AD" => 24,
+        b"AE" => 23,
+        b"AL" => 28,
+        b"AT" => 20,
+        b"AZ" => 28,
+        b"BA" => 20,
+        b"BE" => 16,
+        b"BG" => 22,
+        b"BH" => 22,
+        b"BR" => 29,
+        b"BY" => 28,
+        b"CH" => 21,
+        b"CR" => 22,
+        b"CY" => 28,
+        b"CZ" => 24,
+        b"DE" => 22,
+        b"DK" => 18,
+        b"DO" => 28,
+        b"EE" => 20,
+        b"EG" => 29,
+        b"ES" => 24,
+        b"FI" => 18,
+        b"FO" => 18,
+        b"FR" => 27,
+        b"GB" => 22,
+        b"GE" => 22,
+        b"GI" => 23,
+        b"GL" => 18,
+        b"GR" => 27,
+        b"GT" => 28,
+        b"HR" => 21,
+        b"HU" => 28,
+        b"IE" => 22,
+        b"IL" => 23,
+        b"IQ" => 23,
+        b"IS" => 26,
+        b"IT" => 27,
+        b"JO" => 30,
+        b"KW" => 30,
+        b"KZ" => 20,
+        b"LB" => 28,
+        b"LC" => 32,
+        b"LI" => 21,
+        b"LT" => 20,
+        b"LU" => 20,
+        b"LV" => 21,
+        b"LY" => 25,
+        b"MC" => 27,
+        b"MD" => 24,
+        b"ME" => 22,
+        b"MK" => 19,
+        b"MR" => 27,
+        b"MT" => 31,
+        b"MU" => 30,
+        b"NL" => 18,
+        b"NO" => 15,
+        b"PK" => 24,
+        b"PL" => 28,
+        b"PS" => 29,
+        b"PT" => 25,
+        b"QA" => 29,
+        b"RO" => 24,
+        b"RS" => 22,
+        b"SA" => 24,
+        b"SC" => 31,
+        b"SD" => 18,
+        b"SE" => 24,
+        b"SI" => 19,
+        b"SK" => 24,
+        b"SM" => 27,
+        b"ST" => 25,
+        b"SV" => 28,
+        b"TL" => 23,
+        b"TN" => 24,
+        b"TR" => 26,
+        b"UA" => 29,
+        b"VA" => 22,
+        b"VG" => 24,
+        b"XK" => 20,
+        _ => return None,
+    };
+    Some(len)
+}
+
+/// ISO 13616 check: move the first four characters to the end, letters to 10..35, mod 97 == 1.
+pub fn iban_checksum(compact: &[u8]) -> bool {
+    if compact.len() < 5 {
+        return false;
+    }
+    let mut rem = 0u32;
+    for &c in compact[4..].iter().chain(&compact[..4]) {
+        match c {
+            b'0'..=b'9' => rem = (rem * 10 + (c - b'0') as u32) % 97,
+            b'A'..=b'Z' => rem = (rem * 100 + (c - b'A' + 10) as u32) % 97,
+            _ => return false,
+        }
+    }
+    rem == 1
+}
+
+pub fn iban(hay: &[u8], s: usize, e: usize) -> bool {
+    let compact: Vec<u8> = hay[s..e].iter().copied().filter(|b| *b != b' ').collect();
+    iban_length(&compact[..2.min(compact.len())]) == Some(compact.len()) && iban_checksum(&compact)
+}
+
+/// Shared context rule for emails: the local part may not continue to the left.
+pub fn email(hay: &[u8], s: usize, e: usize) -> bool {
+    let b = before(hay, s);
+    let ok_left = !matches!(b, Some(c) if c.is_ascii_alphanumeric() || b"._%+-".contains(&c));
+    let ok_right =
+        !matches!(after(hay, e), Some(c) if c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+    ok_left && ok_right && !hay[s..e].contains(&b'\n')
+}
+
+pub fn phone(hay: &[u8], s: usize, e: usize) -> bool {
+    let b = before(hay, s);
+    if is_word(b) || b == Some(b'+') || is_word(after(hay, e)) {
+        return false;
+    }
+    // a bare 10-digit NANP number must not be one piece of a longer dotted or dashed number
+    if hay[s].is_ascii_digit() && glued_to_digits(hay, s, e, b"-.") {
+        return false;
+    }
+    let ds: Vec<u8> = digits(&hay[s..e]).collect();
+    (8..=15).contains(&ds.len())
+}
+
+fn has_version_word_before(hay: &[u8], s: usize) -> bool {
+    let lo = s.saturating_sub(12);
+    let ctx: Vec<u8> = hay[lo..s].iter().map(|b| b.to_ascii_lowercase()).collect();
+    let trimmed = ctx.trim_ascii_end();
+    trimmed.ends_with(b"version")
+        || trimmed.ends_with(b"ver")
+        || trimmed.ends_with(b"ver.")
+        || trimmed.ends_with(b"v")
+        || trimmed.ends_with(b"build")
+        || trimmed.ends_with(b"release")
+}
+
+pub fn ipv4(hay: &[u8], s: usize, e: usize) -> bool {
+    // part of a longer dotted sequence (1.2.3.4.5) or of a version string (v1.2.3.4, "version 1.2.3.4")
+    let left_dotted = s >= 2 && hay[s - 1] == b'.' && hay[s - 2].is_ascii_alphanumeric();
+    let right_dotted = e + 1 < hay.len() && hay[e] == b'.' && hay[e + 1].is_ascii_digit();
+    !(left_dotted
+        || right_dotted
+        || is_word(before(hay, s))
+        || is_word(after(hay, e))
+        || has_version_word_before(hay, s))
+}
+
+pub fn ipv6(hay: &[u8], s: usize, e: usize) -> bool {
+    let edge = |b: Option<u8>| matches!(b, Some(c) if c.is_ascii_hexdigit() || c == b':' || c == b'_' || c.is_ascii_alphabetic());
+    if edge(before(hay, s)) || edge(after(hay, e)) {
+        return false;
+    }
+    let v = &hay[s..e];
+    // words that happen to be hex (add::ecb, dead::beef) are not addresses: ask for a digit
+    if !v.iter().any(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let groups = v.split(|b| *b == b':').filter(|g| !g.is_empty()).count();
+    if groups < 2 && !v.starts_with(b"::") {
+        return false;
+    }
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|t| t.parse::<std::net::Ipv6Addr>().ok())
+        .is_some()
+}
+
+fn base64url_decode(seg: &[u8]) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::with_capacity(seg.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for &c in seg {
+        if c == b'=' {
+            break;
+        }
+        acc = (acc << 6) | val(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+pub fn jwt(hay: &[u8], s: usize, e: usize) -> bool {
+    let tokenish =
+        |b: Option<u8>| matches!(b, Some(c) if c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+    if tokenish(before(hay, s)) || tokenish(after(hay, e)) {
+        return false;
+    }
+    let header = hay[s..e].split(|b| *b == b'.').next().unwrap_or(&[]);
+    match base64url_decode(header) {
+        Some(h) => h.starts_with(b"{") && h.windows(5).any(|w| w == b"\"alg\"" || w == b"\"typ\""),
+        None => false,
+    }
+}
+
+pub fn bearer(hay: &[u8], s: usize, e: usize) -> bool {
+    let tokenchar = |c: u8| c.is_ascii_alphanumeric() || b"._~+/=-".contains(&c);
+    if matches!(after(hay, e), Some(c) if tokenchar(c)) || is_word(before(hay, s)) {
+        return false;
+    }
+    let (vs, _) = bearer_value(&hay[s..e]);
+    let token = &hay[s + vs..e];
+    // a JWT presented as a bearer token is reported as a JWT
+    let dots = token.iter().filter(|b| **b == b'.').count();
+    !(token.starts_with(b"eyJ") && dots == 2)
+}
+
+/// The token part of `Bearer <token>`: offsets relative to the match.
+pub fn bearer_value(m: &[u8]) -> (usize, usize) {
+    let mut i = 6; // "Bearer"
+    while i < m.len() && (m[i] == b' ' || m[i] == b'\t') {
+        i += 1;
+    }
+    (i, m.len())
+}
+
+pub fn aws_secret(hay: &[u8], _s: usize, e: usize) -> bool {
+    let keychar = |c: u8| c.is_ascii_alphanumeric() || c == b'/' || c == b'+';
+    !matches!(after(hay, e), Some(c) if keychar(c))
+}
+
+pub fn aws_access_key(hay: &[u8], s: usize, e: usize) -> bool {
+    !is_word(before(hay, s)) && !is_word(after(hay, e))
+}
+
+/// A PEM private-key block: the body between the markers holds only base64, blanks and header
+/// lines (`Proc-Type: 4,ENCRYPTED`), and the BEGIN and END labels agree.
+pub fn pem_block(hay: &[u8], s: usize, e: usize) -> bool {
+    let v = &hay[s..e];
+    let Some(begin_end) = find(v, b"-----", 11) else {
+        return false;
+    };
+    let label_begin = &v[11..begin_end];
+    let Some(end_at) = rfind(v, b"-----END ") else {
+        return false;
+    };
+    let label_end = &v[end_at + 9..v.len() - 5];
+    let body = &v[begin_end + 5..end_at];
+    label_begin == label_end
+        && label_begin.ends_with(b"PRIVATE KEY")
+        && body
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"+/=:,- \t\r\n".contains(c))
+}
+
+pub(crate) fn find(h: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    h.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|i| i + from)
+}
+
+pub(crate) fn rfind(h: &[u8], needle: &[u8]) -> Option<usize> {
+    h.windows(needle.len()).rposition(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn whole(f: fn(&[u8], usize, usize) -> bool, v: &str) -> bool {
+        f(v.as_bytes(), 0, v.len())
+    }
+
+    #[test]
+    fn luhn_and_issuers() {
+        assert!(whole(card, "4111 1111 1111 1111"));
+        assert!(whole(card, "5500-0000-0000-0004"));
+        assert!(whole(card, "378282246310005"));
+        assert!(whole(card, "6011111111111117"));
+        assert!(!whole(card, "4111 1111 1111 1112"), "Luhn");
+        assert!(
+            !whole(card, "1234567812345670"),
+            "Luhn-valid but no known issuer"
+        );
+        let hay = b"1234 4111 1111 1111 1111";
+        assert!(!card(hay, 5, hay.len()), "piece of a longer number");
+    }
+
+    #[test]
+    fn ssn_rules() {
+        assert!(whole(ssn, "123-45-6789"));
+        assert!(whole(ssn, "123 45 6789"));
+        for bad in [
+            "000-12-3456",
+            "666-12-3456",
+            "900-12-3456",
+            "123-00-4567",
+            "123-45-0000",
+        ] {
+            assert!(!whole(ssn, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn aba_and_iban() {
+        assert!(whole(aba, "021000021"));
+        assert!(whole(aba, "011000015"));
+        assert!(!whole(aba, "021000022"));
+        assert!(whole(iban, "DE89370400440532013000"));
+        assert!(whole(iban, "GB82 WEST 1234 5698 7654 32"));
+        assert!(!whole(iban, "DE89370400440532013001"));
+        assert!(!whole(iban, "DE8937040044053201300"), "wrong length for DE");
+    }
+
+    #[test]
+    fn ip_rules() {
+        assert!(whole(ipv4, "192.168.1.20"));
+        let v = b"version 1.2.3.4";
+        assert!(!ipv4(v, 8, v.len()));
+        let d = b"1.2.3.4.5";
+        assert!(!ipv4(d, 0, 7));
+        assert!(whole(ipv6, "2001:db8::ff00:42:8329"));
+        assert!(whole(ipv6, "fe80::1"));
+        assert!(!whole(ipv6, "12:30:45"));
+        assert!(!whole(ipv6, "dead::beef"));
+    }
+
+    #[test]
+    fn jwt_header_must_decode() {
+        let t = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        assert!(whole(jwt, t));
+        assert!(!whole(jwt, "eyJub3QganNvbg.eyJzdWIiOiIxIn0.abc"));
+    }
+}
