@@ -83,7 +83,12 @@ struct B {
     normalize: Normalize,
 }
 
-const CARD: &str = r"\b(?:\d{13,19}|\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{1,4}(?:[ -]\d{1,3})?|\d{4}[ -]\d{6}[ -]\d{4,5})\b";
+const CARD: &str = concat!(
+    r"\b(?:\d{13,19}",
+    r"|\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{1,4}(?:[ -]\d{1,3})?",
+    r"|\d{4}[ -]\d{6}[ -]\d{4,5}",
+    r"|\d{4}[ -]\d{3}[ -]\d{3}[ -]\d{3})\b"
+);
 const SSN: &str = r"\b(?:\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})\b";
 const IBAN: &str = r"\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)\b";
 const ABA: &str = r"\b\d{9}\b";
@@ -108,7 +113,7 @@ const IPV6: &str = concat!(
     r"|(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?)"
 );
 const AWS_ACCESS: &str =
-    r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z0-9]{16}\b";
+    r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z2-7]{16}\b";
 const AWS_SECRET: &str = r#"(?i:aws_?secret_?access_?key|aws_?secret_?key|secret_?access_?key)["']?\s{0,3}[:=]\s{0,3}["']?[A-Za-z0-9/+]{40}"#;
 const JWT_EXACT: &str = r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*";
 const BEARER_EXACT: &str = r"\b[Bb]earer[ \t]+[A-Za-z0-9._~+/=-]+";

@@ -246,17 +246,28 @@ pub fn phone(hay: &[u8], s: usize, e: usize) -> bool {
     (8..=15).contains(&ds.len())
 }
 
+/// True when the word just before `s` (past blanks, ':' and '=') names a version or build,
+/// as in `version 1.2.3.4` or `build: 10.0.19045.1`. Whole words only: `server 10.0.0.5` is an address.
 fn has_version_word_before(hay: &[u8], s: usize) -> bool {
-    let lo = s.saturating_sub(12);
-    let ctx: Vec<u8> = hay[lo..s].iter().map(|b| b.to_ascii_lowercase()).collect();
-    let trimmed = ctx.trim_ascii_end();
-    trimmed.ends_with(b"version")
-        || trimmed.ends_with(b"ver")
-        || trimmed.ends_with(b"ver.")
-        || trimmed.ends_with(b"v")
-        || trimmed.ends_with(b"build")
-        || trimmed.ends_with(b"release")
+    let lo = s.saturating_sub(CONTEXT_WINDOW);
+    let ctx = &hay[lo..s];
+    let mut end = ctx.len();
+    while end > 0 && matches!(ctx[end - 1], b' ' | b'\t' | b':' | b'=' | b'.') {
+        end -= 1;
+    }
+    let mut start = end;
+    while start > 0 && ctx[start - 1].is_ascii_alphabetic() {
+        start -= 1;
+    }
+    if start == 0 && lo > 0 {
+        return false; // the word runs past the context window: not one of the short words below
+    }
+    let word = ctx[start..end].to_ascii_lowercase();
+    matches!(word.as_slice(), b"v" | b"ver" | b"version" | b"build" | b"release" | b"rev" | b"revision")
 }
+
+/// Bytes of left context validators may read (kept in step with `engine::CONTEXT`).
+const CONTEXT_WINDOW: usize = 16;
 
 pub fn ipv4(hay: &[u8], s: usize, e: usize) -> bool {
     // part of a longer dotted sequence (1.2.3.4.5) or of a version string (v1.2.3.4, "version 1.2.3.4")
@@ -378,7 +389,7 @@ pub fn pem_block(hay: &[u8], s: usize, e: usize) -> bool {
         && label_begin.ends_with(b"PRIVATE KEY")
         && body
             .iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"+/=:,- \t\r\n".contains(c))
+            .all(|c| c.is_ascii_alphanumeric() || b"+/=:,- \t\r\n\\".contains(c))
 }
 
 pub(crate) fn find(h: &[u8], needle: &[u8], from: usize) -> Option<usize> {
@@ -446,6 +457,10 @@ mod tests {
         assert!(whole(ipv4, "192.168.1.20"));
         let v = b"version 1.2.3.4";
         assert!(!ipv4(v, 8, v.len()));
+        let v = b"build: 10.0.19.1";
+        assert!(!ipv4(v, 7, v.len()));
+        let srv = b"server 10.0.0.5";
+        assert!(ipv4(srv, 7, srv.len()));
         let d = b"1.2.3.4.5";
         assert!(!ipv4(d, 0, 7));
         assert!(whole(ipv6, "2001:db8::ff00:42:8329"));

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { Errors, TollgateError } from '../errors';
+
+/**
+ * A YAML config file read with positions, so that every error names the file, line, column
+ * and field. Readers take a node and a dotted field path and refuse unknown fields.
+ */
+export class YamlSource {
+  readonly file: string;
+  readonly root: Node | null;
+  readonly #lines: LineCounter;
+
+  constructor(file: string, text: string) {
+    this.file = file;
+    this.#lines = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true });
+    const first = doc.errors[0];
+    if (first) {
+      const pos = this.#lines.linePos(first.pos[0]);
+      throw new TollgateError(
+        Errors.CONFIG_INVALID,
+        `${file}:${pos.line}:${pos.col}: not valid YAML: ${first.message.split('\n')[0]}`,
+      );
+    }
+    this.root = (doc.contents as Node | null) ?? null;
+  }
+
+  static fromFile(file: string): YamlSource {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new TollgateError(
+        Errors.CONFIG_INVALID,
+        `${file}: cannot read config: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    return new YamlSource(file, text);
+  }
+
+  /** An error pointing at `node`. */
+  error(node: Node | null | undefined, field: string, message: string): TollgateError {
+    const offset = node?.range?.[0];
+    const where = offset === undefined ? this.file : `${this.file}:${this.#where(offset)}`;
+    return new TollgateError(Errors.CONFIG_INVALID, `${where}: ${field}: ${message}`);
+  }
+
+  #where(offset: number): string {
+    const p = this.#lines.linePos(offset);
+    return `${p.line}:${p.col}`;
+  }
+
+  /** The fields of a mapping; any key outside `allowed` is an error naming it. */
+  map(node: Node | null | undefined, field: string, allowed: readonly string[]): Map<string, Node> {
+    if (!isMap(node)) throw this.error(node, field, 'expected a mapping');
+    const out = new Map<string, Node>();
+    for (const pair of node.items) {
+      const keyNode = pair.key as Node;
+      const key = isScalar(keyNode) ? String(keyNode.value) : '';
+      const path = field ? `${field}.${key}` : key;
+      if (!allowed.includes(key)) {
+        throw this.error(keyNode, path, `unknown field (allowed here: ${allowed.join(', ')})`);
+      }
+      out.set(key, pair.value as Node);
+    }
+    return out;
+  }
+
+  string(node: Node | undefined, field: string): string {
+    if (!isScalar(node) || typeof node.value !== 'string') throw this.error(node, field, 'expected a string');
+    return node.value;
+  }
+
+  boolean(node: Node | undefined, field: string): boolean {
+    if (!isScalar(node) || typeof node.value !== 'boolean')
+      throw this.error(node, field, 'expected true or false');
+    return node.value;
+  }
+
+  list(node: Node | undefined, field: string): Node[] {
+    if (!isSeq(node)) throw this.error(node, field, 'expected a list');
+    return node.items as Node[];
+  }
+
+  strings(node: Node | undefined, field: string): string[] {
+    return this.list(node, field).map((n, i) => this.string(n, `${field}[${i}]`));
+  }
+}

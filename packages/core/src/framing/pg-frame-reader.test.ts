@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { TollgateError } from '../errors';
+import { pg } from '../testing/pg-buffers';
+import { PgFrameReader } from './pg-frame-reader';
+
+const stream = Buffer.concat([
+  pg.dataRow(['1', null, 'alice@example.com']),
+  pg.dataRow(['', '4111 1111 1111 1111']),
+  pg.commandComplete('SELECT 2'),
+  pg.readyForQuery(),
+]);
+
+function feed(chunks: Buffer[]): string[] {
+  const r = new PgFrameReader({ maxMessageLength: 1 << 20 });
+  const out: string[] = [];
+  for (const c of chunks)
+    for (const m of r.push(c)) out.push(`${String.fromCharCode(m.code)}:${m.bytes.toString('hex')}`);
+  assert.equal(r.buffered, 0);
+  return out;
+}
+
+describe('PgFrameReader', () => {
+  const whole = feed([stream]);
+
+  it('frames every message of a whole buffer', () => {
+    assert.deepEqual(
+      whole.map((s) => s[0]),
+      ['D', 'D', 'C', 'Z'],
+    );
+  });
+
+  it('gives the same messages when a chunk is split at the beginning, middle or end', () => {
+    const first = pg.dataRow(['1', null, 'alice@example.com']).length;
+    for (const cut of [1, 4, 5, 6, first - 1, first, first + 1, stream.length - 1]) {
+      assert.deepEqual(feed([stream.subarray(0, cut), stream.subarray(cut)]), whole, `cut ${cut}`);
+    }
+  });
+
+  it('gives the same messages one byte at a time', () => {
+    const bytes = [...stream].map((b) => Buffer.from([b]));
+    assert.deepEqual(feed(bytes), whole);
+  });
+
+  it('refuses a declared length above the limit before buffering it', () => {
+    const r = new PgFrameReader({ maxMessageLength: 1024 });
+    const bad = Buffer.from([0x44, 0x7f, 0xff, 0xff, 0xff]);
+    assert.throws(
+      () => r.push(bad),
+      (e: unknown) =>
+        e instanceof TollgateError &&
+        e.code === 'TG_MESSAGE_TOO_LARGE' &&
+        /message 'D' declares length/.test(e.message),
+    );
+  });
+
+  it('refuses a length shorter than its own four bytes', () => {
+    const r = new PgFrameReader({ maxMessageLength: 1024 });
+    assert.throws(() => r.push(Buffer.from([0x51, 0, 0, 0, 2])), /TG_PROTOCOL_VIOLATION|cannot be smaller/);
+  });
+
+  it('frames a start-up message, then regular messages', () => {
+    const startup = Buffer.alloc(8);
+    startup.writeInt32BE(8, 0);
+    startup.writeInt32BE(80877103, 4); // SSLRequest
+    const r = new PgFrameReader({ maxMessageLength: 10_000, startup: true });
+    const first = r.push(Buffer.concat([startup, pg.readyForQuery()]));
+    assert.equal(first.length, 1);
+    assert.equal(first[0]?.code, 0);
+    const rest = r.endStartup();
+    assert.deepEqual(
+      rest.map((m) => String.fromCharCode(m.code)),
+      ['Z'],
+    );
+  });
+});

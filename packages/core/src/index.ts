@@ -1,0 +1,5 @@
+export * from './config/yaml-source';
+export * from './errors';
+export * from './framing/pg-frame-reader';
+export * from './masking/config';
+export * from './masking/masker';

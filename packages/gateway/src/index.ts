@@ -1,0 +1,3 @@
+export { main } from './cli';
+export * from './config';
+export * from './mask-command';
