@@ -13,7 +13,10 @@ fn main() {
         }
         rows.push('\n');
     }
-    let big = rows.repeat(64 * 1024 * 1024 / rows.len() + 1).into_bytes();
+    let big = match std::env::var("CORPUS") {
+        Ok(path) => std::fs::read(path).unwrap(),
+        Err(_) => rows.repeat(64 * 1024 * 1024 / rows.len() + 1).into_bytes(),
+    };
     let names: Vec<String> = std::env::args().skip(1).collect();
     let engine = if names.is_empty() {
         Engine::with_defaults(Style::Full)

@@ -378,8 +378,15 @@ impl Engine {
     ) -> Result<Vec<Found>, String> {
         let mut hits = std::mem::take(&mut scratch.hits);
         hits.clear();
+        let entities = &self.entities;
         self.block
-            .scan(&mut scratch.hs, text, |id, end| hits.push((end, id as u16)))
+            .scan(&mut scratch.hs, text, |id, end| {
+                // open-ended prefilters report every prefix end; drop all but the last at once
+                let guard = entities.get(id as usize).and_then(|c| c.def.right_guard);
+                if guard.is_none_or(|g| g(text.get(end).copied())) {
+                    hits.push((end, id as u16));
+                }
+            })
             .map_err(|e| e.to_string())?;
         if self.tokens.any() {
             let mut t = TokenScanner::new(self.tokens);

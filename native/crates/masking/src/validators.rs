@@ -263,7 +263,10 @@ fn has_version_word_before(hay: &[u8], s: usize) -> bool {
         return false; // the word runs past the context window: not one of the short words below
     }
     let word = ctx[start..end].to_ascii_lowercase();
-    matches!(word.as_slice(), b"v" | b"ver" | b"version" | b"build" | b"release" | b"rev" | b"revision")
+    matches!(
+        word.as_slice(),
+        b"v" | b"ver" | b"version" | b"build" | b"release" | b"rev" | b"revision"
+    )
 }
 
 /// Bytes of left context validators may read (kept in step with `engine::CONTEXT`).
