@@ -127,22 +127,7 @@ impl Iterator for DataRowFields<'_> {
 mod tests {
     use super::*;
 
-    fn row(fields: &[Option<&[u8]>]) -> Vec<u8> {
-        let mut body = (fields.len() as i16).to_be_bytes().to_vec();
-        for f in fields {
-            match f {
-                None => body.extend_from_slice(&(-1i32).to_be_bytes()),
-                Some(v) => {
-                    body.extend_from_slice(&(v.len() as i32).to_be_bytes());
-                    body.extend_from_slice(v);
-                }
-            }
-        }
-        let mut m = vec![b'D'];
-        m.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
-        m.extend(body);
-        m
-    }
+    use crate::build::data_row as row;
 
     #[test]
     fn fields_and_nulls() {

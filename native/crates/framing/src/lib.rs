@@ -8,6 +8,7 @@
 //! once `needed` bytes are available. A declared length is checked against the limit before the
 //! caller is ever told to wait for (and so allocate) that many bytes.
 
+pub mod build;
 mod datarow;
 
 pub use datarow::{DataRowError, DataRowFields, Field};
@@ -200,13 +201,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Builds a regular message: code, length (self-inclusive), body.
-    fn msg(code: u8, body: &[u8]) -> Vec<u8> {
-        let mut v = vec![code];
-        v.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
-        v.extend_from_slice(body);
-        v
-    }
+    use crate::build::{data_row, message as msg};
 
     fn ready_for_query() -> Vec<u8> {
         msg(b'Z', b"I")
@@ -216,20 +211,6 @@ mod tests {
         let mut body = tag.as_bytes().to_vec();
         body.push(0);
         msg(b'C', &body)
-    }
-
-    fn data_row(fields: &[Option<&[u8]>]) -> Vec<u8> {
-        let mut body = (fields.len() as i16).to_be_bytes().to_vec();
-        for f in fields {
-            match f {
-                None => body.extend_from_slice(&(-1i32).to_be_bytes()),
-                Some(v) => {
-                    body.extend_from_slice(&(v.len() as i32).to_be_bytes());
-                    body.extend_from_slice(v);
-                }
-            }
-        }
-        msg(b'D', &body)
     }
 
     /// Feeds `bytes` in pieces cut at `cuts`, keeping the unconsumed tail as a real caller would.

@@ -257,22 +257,7 @@ fn stream_holds_back_only_a_bounded_tail() {
 
 #[test]
 fn datarow_masking_rewrites_lengths_and_keeps_nulls() {
-    fn row(fields: &[Option<&[u8]>]) -> Vec<u8> {
-        let mut body = (fields.len() as i16).to_be_bytes().to_vec();
-        for f in fields {
-            match f {
-                None => body.extend_from_slice(&(-1i32).to_be_bytes()),
-                Some(v) => {
-                    body.extend_from_slice(&(v.len() as i32).to_be_bytes());
-                    body.extend_from_slice(v);
-                }
-            }
-        }
-        let mut m = vec![b'D'];
-        m.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
-        m.extend(body);
-        m
-    }
+    use tollgate_framing::build::data_row as row;
     let e = engine(Style::Full);
     let ssn = e.entity_index("ssn").unwrap() as u16;
     // column 1's length (0x34 = '4') precedes a card: the NUL-separated text keeps \b intact
