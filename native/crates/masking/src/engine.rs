@@ -716,7 +716,6 @@ impl MaskStream {
         let Some(stream) = self.hs.as_mut() else {
             return Err("write after finish".into());
         };
-        let base = self.total;
         let hits = &mut self.pending_hits;
         let n = self.engine.len();
         stream
@@ -731,7 +730,6 @@ impl MaskStream {
                 },
             )
             .map_err(|e| e.to_string())?;
-        let _ = base;
         if self.engine.tokens.any() {
             self.tokens.scan(chunk, |end, id| hits.push((end, id)));
         }
