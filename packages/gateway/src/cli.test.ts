@@ -1,12 +1,22 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 
 const BIN = join(__dirname, '..', 'bin', 'tollgate.js');
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
+  dirs.push(d);
+  return d;
+}
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 interface Run {
   code: number | null;
@@ -58,7 +68,7 @@ describe('tollgate mask', () => {
   });
 
   it('reads files, applies styles and writes a JSON report to stderr', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
+    const dir = tempDir();
     const a = join(dir, 'a.csv');
     const b = join(dir, 'b.log');
     writeFileSync(a, 'id,card\n1,4111-1111-1111-1111\n');
@@ -96,7 +106,7 @@ describe('tollgate mask', () => {
   });
 
   it('reads the masking section of a config file, with custom entities', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
+    const dir = tempDir();
     const cfg = join(dir, 'tollgate.yaml');
     writeFileSync(
       cfg,
@@ -111,7 +121,7 @@ describe('tollgate mask', () => {
   });
 
   it('gives clear errors and exit status 2 for bad configuration', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
+    const dir = tempDir();
     const cfg = join(dir, 'bad.yaml');
     writeFileSync(cfg, 'masking:\n  custom:\n    - name: emp\n      pattern: "EMP-\\\\d+"\n');
     const bad = await tollgate(['mask', '--config', cfg], Buffer.from('x'));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -91,5 +91,6 @@ describe('masking config', () => {
       /TG_UNSET_VAR is not set/,
     );
     assert.equal(loadKey({ env: 'K' }, { K: 'value' }).toString(), 'value');
+    rmSync(dir, { recursive: true, force: true });
   });
 });
