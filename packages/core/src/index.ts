@@ -1,4 +1,5 @@
 export * from './config/yaml-source';
+export * from './control';
 export * from './errors';
 export * from './framing/pg-frame-reader';
 export * from './masking/config';

@@ -1,0 +1,5 @@
+export * from './approvals';
+export * from './audit';
+export * from './credentials';
+export * from './identity';
+export * from './policy';
