@@ -12,6 +12,13 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   git diff --exit-code -- native/index.d.ts native/index.js
 fi
 
+log "drift: the committed policy.schema.json and openapi.json must match what the code generates"
+node packages/control-plane/dist/policy/write-schema.js
+node packages/control-plane/dist/api/write-openapi.js
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git diff --exit-code -- packages/control-plane/policy.schema.json packages/control-plane/openapi.json
+fi
+
 log "lint: Biome, rustfmt, clippy"
 npx biome check .
 (cd native && cargo fmt --all --check && cargo clippy --workspace --all-targets --release --quiet -- -D warnings)

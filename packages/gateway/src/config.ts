@@ -1,11 +1,42 @@
-import { type MaskingConfig, readMaskingConfig, YamlSource } from '@tollgate/core';
+import { dirname, resolve } from 'node:path';
+import {
+  type ApprovalsConfig,
+  type AuditConfig,
+  type ControlPlaneConfig,
+  DEFAULT_STORE,
+  type IdentityConfig,
+  readApprovalsConfig,
+  readAuditConfig,
+  readIdentityConfig,
+  readStoreConfig,
+  type StoreSpec,
+} from '@tollgate/control-plane';
+import { Errors, type MaskingConfig, readMaskingConfig, TollgateError, YamlSource } from '@tollgate/core';
+import type { Node } from 'yaml';
 
-/** The gateway's config file. Sections are added as the gateway grows; unknown ones are errors. */
+/** The gateway's config file. Every section is optional; unknown fields are errors. */
 export interface GatewayConfig {
   masking?: MaskingConfig;
+  store?: StoreSpec;
+  /** The policy file (resolved against the config file's directory). */
+  policy?: string;
+  api?: { host: string; port: number };
+  identity?: IdentityConfig;
+  audit?: AuditConfig;
+  approvals?: ApprovalsConfig;
 }
 
-export const TOP_LEVEL_FIELDS = ['masking'] as const;
+export const TOP_LEVEL_FIELDS = [
+  'masking',
+  'store',
+  'policy',
+  'api',
+  'identity',
+  'audit',
+  'approvals',
+] as const;
+
+export const DEFAULT_API = { host: '127.0.0.1', port: 8081 } as const;
 
 export function loadConfig(file: string): GatewayConfig {
   return parseConfig(YamlSource.fromFile(file));
@@ -15,7 +46,57 @@ export function parseConfig(src: YamlSource): GatewayConfig {
   if (src.root === null) return {};
   const top = src.map(src.root, '', TOP_LEVEL_FIELDS);
   const out: GatewayConfig = {};
-  const masking = top.get('masking');
+  const get = (k: (typeof TOP_LEVEL_FIELDS)[number]): Node | undefined => top.get(k);
+  const masking = get('masking');
   if (masking !== undefined) out.masking = readMaskingConfig(src, masking);
+  const store = get('store');
+  if (store !== undefined) out.store = readStoreConfig(src, store);
+  const policy = get('policy');
+  if (policy !== undefined) {
+    const m = src.map(policy, 'policy', ['file']);
+    out.policy = resolve(dirname(src.file), src.string(m.get('file'), 'policy.file'));
+  }
+  const api = get('api');
+  if (api !== undefined) out.api = readApi(src, api);
+  const identity = get('identity');
+  if (identity !== undefined) out.identity = readIdentityConfig(src, identity);
+  const audit = get('audit');
+  if (audit !== undefined) out.audit = readAuditConfig(src, audit);
+  const approvals = get('approvals');
+  if (approvals !== undefined) out.approvals = readApprovalsConfig(src, approvals);
   return out;
+}
+
+function readApi(src: YamlSource, node: Node): { host: string; port: number } {
+  const m = src.map(node, 'api', ['listen']);
+  const listenNode = m.get('listen');
+  const listen = src.string(listenNode, 'api.listen');
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(listen);
+  const port = Number(match?.[2]);
+  if (!match || port > 65535)
+    throw src.error(listenNode, 'api.listen', `expected host:port, got '${listen}'`);
+  return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
+}
+
+/** The control-plane part of a gateway config, with defaults filled in. */
+export function controlPlaneConfig(cfg: GatewayConfig, configFile: string): ControlPlaneConfig {
+  if (!cfg.policy) {
+    throw new TollgateError(
+      Errors.CONFIG_INVALID,
+      `${configFile}: policy.file: required to run the gateway`,
+      {
+        hint: 'add  policy: { file: policy.yaml }  (see deploy/examples/policy.yaml)',
+      },
+    );
+  }
+  const base = dirname(resolve(configFile));
+  const store = cfg.store ?? { sqlite: resolve(base, DEFAULT_STORE.sqlite) };
+  return {
+    store,
+    policyFile: cfg.policy,
+    api: cfg.api ?? DEFAULT_API,
+    ...(cfg.audit ? { audit: cfg.audit } : {}),
+    ...(cfg.identity ? { identity: cfg.identity } : {}),
+    ...(cfg.approvals ? { approvals: cfg.approvals } : {}),
+  };
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { Errors, TollgateError } from '../errors';
 
 /**
@@ -10,6 +10,7 @@ export class YamlSource {
   readonly file: string;
   readonly root: Node | null;
   readonly #lines: LineCounter;
+  readonly #doc: Document;
 
   constructor(file: string, text: string) {
     this.file = file;
@@ -23,7 +24,39 @@ export class YamlSource {
         `${file}:${pos.line}:${pos.col}: not valid YAML: ${first.message.split('\n')[0]}`,
       );
     }
+    this.#doc = doc;
     this.root = (doc.contents as Node | null) ?? null;
+  }
+
+  /**
+   * The whole document as plain data (mappings → objects, sequences → arrays), for validating
+   * against a JSON Schema; map schema error paths back to positions with `nodeAt`.
+   */
+  toJS(): unknown {
+    return this.#doc.toJS({ maxAliasCount: 100 });
+  }
+
+  /**
+   * The node at `path` (mapping keys and sequence indexes from the root), or the deepest node
+   * on the way there that exists. `key: true` gives the key node of the last mapping entry, to
+   * point at a field name rather than its value.
+   */
+  nodeAt(path: readonly (string | number)[], opts?: { key?: boolean }): Node | null {
+    let node: Node | null = this.root;
+    for (let i = 0; i < path.length && node !== null; i++) {
+      const seg = path[i];
+      let next: Node | undefined;
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+        if (pair && opts?.key && i === path.length - 1) return pair.key as Node;
+        next = (pair?.value as Node | null | undefined) ?? (pair?.key as Node | undefined);
+      } else if (isSeq(node)) {
+        next = node.items[Number(seg)] as Node | undefined;
+      }
+      if (next === undefined) return node;
+      node = next;
+    }
+    return node;
   }
 
   static fromFile(file: string): YamlSource {

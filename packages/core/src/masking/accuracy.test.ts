@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Masker } from './masker';
 import { generateLabeledCorpus, type LabeledCorpus } from './testing/corpus';
-import { CHECKSUM_ENTITIES, ENTITIES } from './testing/validators';
+import { ENTITIES } from './testing/validators';
 
 const SEEDS = (process.env.TOLLGATE_ACCURACY_SEEDS ?? '1,2')
   .split(',')

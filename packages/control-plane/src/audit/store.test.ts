@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Errors, TollgateError } from '@tollgate/core';
+import { closeStore, openSqlite, type StoreDb } from '../store/database';
+import { openAuditStore } from './store';
+import { type AuditSuiteTarget, auditStoreSuite, sampleEvent } from './testing/suite';
+
+const root = mkdtempSync(join(tmpdir(), 'tollgate-audit-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+
+const sqliteTarget: AuditSuiteTarget = {
+  async fresh() {
+    return openSqlite(join(root, `audit-${++n}.db`));
+  },
+  async reconnect(db) {
+    if (db.kind !== 'sqlite') throw new Error('sqlite only');
+    return openSqlite(db.path);
+  },
+  async breakWrites(db) {
+    if (db.kind !== 'sqlite') throw new Error('sqlite only');
+    // as a read-only file would: every write fails with SQLITE_READONLY
+    db.db.pragma('query_only = ON');
+    return async () => {
+      db.db.pragma('query_only = OFF');
+    };
+  },
+  async close(db) {
+    if (db.kind === 'sqlite' && db.db.open) await closeStore(db);
+  },
+};
+
+auditStoreSuite('SQLite', () => sqliteTarget);
+
+describe('audit store on SQLite', () => {
+  it('refuses appends when the database is full (max_page_count), leaving the chain intact', async () => {
+    const db = openSqlite(join(root, 'full.db')) as Extract<StoreDb, { kind: 'sqlite' }>;
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const store = await openAuditStore(db, { signingKey: privateKey, checkpointEvery: 5 });
+    try {
+      for (let i = 0; i < 12; i++) await store.append(sampleEvent(i));
+      db.db.pragma('wal_checkpoint(TRUNCATE)');
+      const pages = Number(db.db.pragma('page_count', { simple: true }));
+      db.db.pragma(`max_page_count = ${pages}`);
+      const big = Array.from({ length: 40 }, (_, i) =>
+        store.append({ ...sampleEvent(100 + i), data: { blob: 'y'.repeat(8000) } }),
+      );
+      const results = await Promise.allSettled(big);
+      assert.ok(results.every((r) => r.status === 'rejected'));
+      const err = (results[0] as PromiseRejectedResult).reason as TollgateError;
+      assert.ok(err instanceof TollgateError);
+      assert.equal(err.kind, Errors.AUDIT_UNAVAILABLE);
+      assert.match(err.message, /^audit store cannot write \(sqlite .*full\.db\): database or disk is full$/);
+      assert.ok(err.hint);
+      assert.equal(store.stats().failedCommits, 1);
+      assert.equal((await store.query({})).length, 12);
+      assert.equal((await store.verify({ publicKey })).ok, true);
+
+      db.db.pragma('max_page_count = 1073741823');
+      const next = await store.append(sampleEvent(12));
+      assert.equal(next.seq, 13);
+      const r = await store.verify({ publicKey });
+      assert.equal(r.ok, true, r.summary);
+      assert.equal(r.records, 13);
+    } finally {
+      await store.close();
+      await closeStore(db);
+    }
+  });
+
+  it('refuses a malformed event on its own, without failing the others in its batch', async () => {
+    const db = openSqlite(join(root, 'malformed.db'));
+    const store = await openAuditStore(db);
+    try {
+      const results = await Promise.allSettled([
+        store.append(sampleEvent(0)),
+        store.append({ ...sampleEvent(1), resource: 'a\0b' }),
+        store.append({ ...sampleEvent(2), data: { n: 1n } }),
+        store.append({ ...sampleEvent(3), data: { blob: 'z'.repeat(1 << 20) } }),
+        store.append({ ...sampleEvent(4), at: Number.NaN }),
+        store.append(sampleEvent(5)),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'rejected', 'rejected', 'rejected', 'rejected', 'fulfilled'],
+      );
+      const reasons = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+      assert.match(reasons[0] ?? '', /resource contains a NUL character/);
+      assert.match(reasons[1] ?? '', /BigInt/);
+      assert.match(reasons[2] ?? '', /exceed 1048576 characters/);
+      assert.match(reasons[3] ?? '', /at must be epoch milliseconds/);
+      assert.deepEqual(
+        (await store.query({})).map((r) => r.seq),
+        [1, 2],
+      );
+    } finally {
+      await store.close();
+      await closeStore(db);
+    }
+  });
+
+  it('refuses to open a file that holds no audit log read-only', async () => {
+    const db = openSqlite(join(root, 'empty.db'));
+    try {
+      await assert.rejects(openAuditStore(db, { readOnly: true }), (e: unknown) => {
+        assert.ok(e instanceof TollgateError);
+        assert.equal(e.kind, Errors.NOT_FOUND);
+        assert.match(e.message, /holds no audit log/);
+        return true;
+      });
+    } finally {
+      await closeStore(db);
+    }
+  });
+
+  it('rejects a signing key that is not Ed25519', async () => {
+    const db = openSqlite(join(root, 'rsa.db'));
+    try {
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      await assert.rejects(openAuditStore(db, { signingKey: privateKey }), /expected an Ed25519 private key/);
+    } finally {
+      await closeStore(db);
+    }
+  });
+
+  it('verifies a long chain in bounded pages', async () => {
+    const db = openSqlite(join(root, 'long.db'));
+    const store = await openAuditStore(db, { checkpointEvery: 1000 });
+    try {
+      const total = 20_000;
+      for (let done = 0; done < total; done += 2000) {
+        await Promise.all(Array.from({ length: 2000 }, (_, i) => store.append(sampleEvent(done + i))));
+      }
+      const r = await store.verify({ pageSize: 5000 });
+      assert.equal(r.ok, true, r.summary);
+      assert.equal(r.records, total);
+      assert.equal(r.checkpoints, 20);
+      assert.equal(r.signatures, 'unchecked');
+    } finally {
+      await store.close();
+      await closeStore(db);
+    }
+  });
+});

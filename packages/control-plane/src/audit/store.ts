@@ -1,0 +1,486 @@
+import type { KeyObject } from 'node:crypto';
+import { type AuditEventInput, type AuditRecord, Errors, type Identity, TollgateError } from '@tollgate/core';
+import type { StoreDb } from '../store/database';
+import type { Backend, Extension, HeadRow, StoredRow } from './backend';
+import { type CanonicalParts, canonicalJson, canonicalParts, recordHash } from './canonical';
+import { PostgresBackend } from './postgres';
+import { Signer } from './signing';
+import { SqliteBackend } from './sqlite';
+import type {
+  AuditQuery,
+  AuditStore,
+  AuditStoreOptions,
+  AuditStoreStats,
+  Checkpoint,
+  PruneResult,
+  VerifyReport,
+} from './types';
+import { verifyChain } from './verify';
+
+const DEFAULTS = {
+  checkpointEvery: 1000,
+  checkpointIntervalMs: 60_000,
+  maxPending: 100_000,
+  commitTimeoutMs: 15_000,
+};
+/** Records per transaction; more pending appends wait for the next one. */
+const MAX_BATCH = 2000;
+const MAX_QUERY_LIMIT = 100_000;
+const PRUNE_CHUNK = 10_000;
+
+/** An event checked and turned into canonical text, waiting for its position. */
+interface Prepared {
+  at: number;
+  type: string;
+  sessionId: string | undefined;
+  identityJson: string | undefined;
+  subject: string | undefined;
+  resource: string | undefined;
+  action: string | undefined;
+  decision: string | undefined;
+  approvalId: string | undefined;
+  dataJson: string | undefined;
+  parts: CanonicalParts;
+}
+
+interface Job {
+  ev: Prepared;
+  resolve: (r: AuditRecord) => void;
+  reject: (e: unknown) => void;
+}
+
+/** A record's identity and data together, as canonical JSON characters. */
+const MAX_RECORD_CHARS = 1 << 20;
+
+function optString(v: unknown, field: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new TypeError(`audit event: ${field} must be a string`);
+  // PostgreSQL text cannot hold NUL; refusing it here keeps one bad event from failing a batch.
+  if (v.includes('\0')) throw new TypeError(`audit event: ${field} contains a NUL character`);
+  return v;
+}
+
+function prepare(e: AuditEventInput): Prepared {
+  const at = e.at === undefined ? Date.now() : Math.trunc(e.at);
+  if (!Number.isSafeInteger(at)) throw new TypeError('audit event: at must be epoch milliseconds');
+  const type = optString(e.type, 'type');
+  if (!type) throw new TypeError('audit event: type is required');
+  const p: Prepared = {
+    at,
+    type,
+    sessionId: optString(e.sessionId, 'sessionId'),
+    identityJson: e.identity === undefined ? undefined : canonicalJson(e.identity),
+    subject: e.identity?.subject,
+    resource: optString(e.resource, 'resource'),
+    action: optString(e.action, 'action'),
+    decision: optString(e.decision, 'decision'),
+    approvalId: optString(e.approvalId, 'approvalId'),
+    dataJson: e.data === undefined ? undefined : canonicalJson(e.data),
+    parts: EMPTY_PARTS,
+  };
+  if ((p.identityJson?.length ?? 0) + (p.dataJson?.length ?? 0) > MAX_RECORD_CHARS) {
+    throw new TypeError(`audit event: identity and data exceed ${MAX_RECORD_CHARS} characters`);
+  }
+  p.parts = canonicalParts(p);
+  return p;
+}
+
+const EMPTY_PARTS: CanonicalParts = { head: '', middle: '', tail: '' };
+
+/** A stored row as the record callers see (identity and data parsed, absent fields left out). */
+export function toRecord(r: StoredRow): AuditRecord {
+  const rec: Record<string, unknown> = { seq: r.seq, at: r.at, type: r.type };
+  if (r.sessionId !== undefined) rec.sessionId = r.sessionId;
+  if (r.identity !== undefined) rec.identity = JSON.parse(r.identity) as Identity;
+  if (r.resource !== undefined) rec.resource = r.resource;
+  if (r.action !== undefined) rec.action = r.action;
+  if (r.decision !== undefined) rec.decision = r.decision;
+  if (r.approvalId !== undefined) rec.approvalId = r.approvalId;
+  if (r.data !== undefined) rec.data = JSON.parse(r.data);
+  rec.prevHash = r.prevHash;
+  rec.hash = r.hash;
+  return rec as unknown as AuditRecord;
+}
+
+function reason(err: unknown): string {
+  const e = err as { message?: unknown; code?: unknown };
+  const msg = typeof e?.message === 'string' && e.message ? e.message : String(err);
+  return msg.split('\n')[0] ?? msg;
+}
+
+class Store implements AuditStore {
+  readonly #backend: Backend;
+  readonly #signer: Signer;
+  readonly #every: number;
+  readonly #intervalMs: number;
+  readonly #maxPending: number;
+  readonly #timeoutMs: number;
+  readonly #readOnly: boolean;
+  #pending: Job[] = [];
+  #scheduled = false;
+  #inFlight = false;
+  #closed = false;
+  #idle: Array<() => void> = [];
+  #mutex: Promise<unknown> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  /** This store appended records that no checkpoint covers yet (as far as it knows). */
+  #uncovered = false;
+  #lastCheckpointAt = Date.now();
+  #stats = { appended: 0, commits: 0, failedCommits: 0 };
+
+  constructor(backend: Backend, opts: AuditStoreOptions) {
+    this.#backend = backend;
+    this.#signer = new Signer(opts.signingKey);
+    this.#every = positive(opts.checkpointEvery ?? DEFAULTS.checkpointEvery, 'checkpointEvery');
+    this.#intervalMs = positive(
+      opts.checkpointIntervalMs ?? DEFAULTS.checkpointIntervalMs,
+      'checkpointIntervalMs',
+    );
+    this.#maxPending = positive(opts.maxPending ?? DEFAULTS.maxPending, 'maxPending');
+    this.#timeoutMs = positive(opts.commitTimeoutMs ?? DEFAULTS.commitTimeoutMs, 'commitTimeoutMs');
+    this.#readOnly = opts.readOnly === true;
+  }
+
+  #unavailable(err: unknown, what = 'cannot write'): TollgateError {
+    if (err instanceof TollgateError && err.kind === Errors.AUDIT_UNAVAILABLE) return err;
+    return new TollgateError(
+      Errors.AUDIT_UNAVAILABLE,
+      `audit store ${what} (${this.#backend.label}): ${reason(err)}`,
+      {
+        hint: 'check free disk space, file permissions and that the database is reachable; commands are refused until the audit store can write',
+        cause: err,
+      },
+    );
+  }
+
+  /** Runs write operations one at a time (group commits, checkpoints, prune anchors). */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.#mutex.then(fn);
+    this.#mutex = p.catch(() => {});
+    return p;
+  }
+
+  async start(): Promise<void> {
+    if (this.#readOnly) return;
+    if (this.#signer.keyId) await this.#exclusive(() => this.#signGenesis());
+    const tick = Math.max(10, Math.min(Math.floor(this.#intervalMs / 4), 15_000));
+    this.#timer = setInterval(() => this.#onTimer(), tick);
+    this.#timer.unref();
+  }
+
+  /** A fresh log gets a signed head, so that wiping it back to empty does not go unnoticed. */
+  async #signGenesis(): Promise<void> {
+    await this.#backend.extend(
+      (head) => {
+        if (head.seq !== 0 || head.signature !== undefined) return undefined;
+        return { rows: [], checkpoints: [], head: this.#signed({ ...head }) };
+      },
+      { timeoutMs: this.#timeoutMs },
+    );
+  }
+
+  #signed(h: HeadRow): HeadRow {
+    return { ...h, signature: this.#signer.sign(h.seq, h.hash, h.at), keyId: this.#signer.keyId };
+  }
+
+  #checkpoint(seq: number, hash: string, at: number, kind: Checkpoint['kind']): Checkpoint {
+    return { seq, hash, at, kind, signature: this.#signer.sign(seq, hash, at), keyId: this.#signer.keyId };
+  }
+
+  append(e: AuditEventInput): Promise<AuditRecord> {
+    if (this.#closed) return Promise.reject(this.#unavailable(new Error('the audit store is closed')));
+    if (this.#readOnly) return Promise.reject(this.#unavailable(new Error('opened read-only')));
+    if (this.#pending.length >= this.#maxPending) {
+      return Promise.reject(
+        this.#unavailable(
+          new Error(`${this.#pending.length} appends are already waiting to commit`),
+          'is overloaded',
+        ),
+      );
+    }
+    let ev: Prepared;
+    try {
+      ev = prepare(e);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<AuditRecord>((resolve, reject) => {
+      this.#pending.push({ ev, resolve, reject });
+      this.#kick();
+    });
+  }
+
+  /** Schedules a group commit after the current turn of the event loop (collecting its appends). */
+  #kick(): void {
+    if (this.#scheduled || this.#inFlight) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#inFlight) return;
+    if (this.#pending.length === 0) {
+      for (const done of this.#idle.splice(0)) done();
+      return;
+    }
+    this.#inFlight = true;
+    const batch = this.#pending.splice(0, MAX_BATCH);
+    try {
+      await this.#exclusive(() => this.#commit(batch));
+    } finally {
+      this.#inFlight = false;
+      if (this.#pending.length > 0) this.#kick();
+      else for (const done of this.#idle.splice(0)) done();
+    }
+  }
+
+  async #commit(batch: Job[]): Promise<void> {
+    const now = Date.now();
+    let ext: Extension | undefined;
+    try {
+      ext = await this.#backend.extend(
+        (head) =>
+          this.#buildAppend(
+            head,
+            batch.map((j) => j.ev),
+            now,
+          ),
+        { timeoutMs: this.#timeoutMs },
+      );
+      if (!ext) throw new Error('nothing was written');
+    } catch (err) {
+      this.#stats.failedCommits++;
+      const e = this.#unavailable(err);
+      for (const j of batch) j.reject(e);
+      return;
+    }
+    this.#stats.commits++;
+    this.#stats.appended += batch.length;
+    this.#noteHead(ext.head);
+    const rows = ext.rows;
+    for (let i = 0; i < batch.length; i++) (batch[i] as Job).resolve(toRecord(rows[i] as StoredRow));
+  }
+
+  #noteHead(h: HeadRow): void {
+    this.#uncovered = h.seq > h.cpSeq;
+    this.#lastCheckpointAt = h.cpAt || this.#lastCheckpointAt;
+  }
+
+  #buildAppend(head: HeadRow, events: Prepared[], now: number): Extension {
+    let seq = head.seq;
+    let prev = head.hash;
+    let cpSeq = head.cpSeq;
+    let cpAt = head.cpAt;
+    const rows: StoredRow[] = [];
+    const checkpoints: Checkpoint[] = [];
+    for (const ev of events) {
+      seq++;
+      const hash = recordHash(ev.parts, seq, prev);
+      rows.push({
+        seq,
+        at: ev.at,
+        type: ev.type,
+        sessionId: ev.sessionId,
+        identity: ev.identityJson,
+        subject: ev.subject,
+        resource: ev.resource,
+        action: ev.action,
+        decision: ev.decision,
+        approvalId: ev.approvalId,
+        data: ev.dataJson,
+        prevHash: prev,
+        hash,
+      });
+      prev = hash;
+      if (seq - cpSeq >= this.#every) {
+        checkpoints.push(this.#checkpoint(seq, hash, now, 'periodic'));
+        cpSeq = seq;
+        cpAt = now;
+      }
+    }
+    return {
+      rows,
+      checkpoints,
+      head: this.#signed({ seq, hash: prev, at: now, signature: undefined, keyId: undefined, cpSeq, cpAt }),
+    };
+  }
+
+  #onTimer(): void {
+    if (!this.#uncovered || this.#closed) return;
+    if (Date.now() - this.#lastCheckpointAt < this.#intervalMs) return;
+    this.#uncovered = false;
+    this.#exclusive(() => this.#writeCheckpoint('periodic')).catch(() => {
+      // the next append reports an unwritable store; try again on a later tick
+      this.#uncovered = true;
+    });
+  }
+
+  /** Writes a checkpoint at the head (periodic: only when due); returns the one at the head. */
+  async #writeCheckpoint(kind: 'periodic' | 'manual'): Promise<Checkpoint | undefined> {
+    const now = Date.now();
+    let headSeq = 0;
+    let made: Checkpoint | undefined;
+    const ext = await this.#backend.extend(
+      (head) => {
+        headSeq = head.seq;
+        if (head.seq === 0 || head.cpSeq === head.seq) return undefined;
+        if (kind === 'periodic' && now - head.cpAt < this.#intervalMs) return undefined;
+        made = this.#checkpoint(head.seq, head.hash, now, kind);
+        return {
+          rows: [],
+          checkpoints: [made],
+          head: this.#signed({ ...head, at: now, cpSeq: head.seq, cpAt: now }),
+        };
+      },
+      { timeoutMs: this.#timeoutMs },
+    );
+    if (ext) this.#noteHead(ext.head);
+    if (made || headSeq === 0) return made;
+    return this.#backend.checkpointAt(headSeq);
+  }
+
+  async checkpoint(): Promise<Checkpoint | undefined> {
+    if (this.#readOnly) throw this.#unavailable(new Error('opened read-only'));
+    try {
+      return await this.#exclusive(() => this.#writeCheckpoint('manual'));
+    } catch (err) {
+      throw this.#unavailable(err);
+    }
+  }
+
+  async prune(before: number): Promise<PruneResult> {
+    if (this.#readOnly) throw this.#unavailable(new Error('opened read-only'));
+    const now = Date.now();
+    let anchor: Checkpoint | undefined;
+    let ext: Extension | undefined;
+    try {
+      ext = await this.#exclusive(() =>
+        this.#backend.extend(
+          (head, boundary) => {
+            if (!boundary) return undefined;
+            anchor = this.#checkpoint(boundary.seq, boundary.hash, now, 'prune');
+            const ev = prepare({
+              type: 'checkpoint.prune',
+              at: now,
+              data: {
+                before,
+                throughSeq: boundary.seq,
+                removed: boundary.seq - boundary.firstSeq + 1,
+                anchorHash: boundary.hash,
+              },
+            });
+            const out = this.#buildAppend(head, [ev], now);
+            out.checkpoints.unshift(anchor);
+            return out;
+          },
+          { pruneBefore: before, timeoutMs: this.#timeoutMs },
+        ),
+      );
+    } catch (err) {
+      throw this.#unavailable(err);
+    }
+    if (!ext || !anchor)
+      return { removed: 0, throughSeq: undefined, checkpoint: undefined, record: undefined };
+    this.#noteHead(ext.head);
+    const through = anchor.seq;
+    let removed = 0;
+    try {
+      // In chunks, so neither SQLite's event loop nor a PostgreSQL transaction is held long.
+      // A prune interrupted here is finished by the next one; verify accepts the partial prefix.
+      for (;;) {
+        const n = await this.#backend.deleteThrough(through, PRUNE_CHUNK);
+        removed += n;
+        if (n < PRUNE_CHUNK) break;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await this.#backend.deleteCheckpointsBefore(through);
+    } catch (err) {
+      throw this.#unavailable(err, `stopped pruning after ${removed} records`);
+    }
+    return { removed, throughSeq: through, checkpoint: anchor, record: toRecord(ext.rows[0] as StoredRow) };
+  }
+
+  async query(q: AuditQuery): Promise<AuditRecord[]> {
+    const limit = Math.max(0, Math.min(Math.trunc(q.limit ?? 10_000), MAX_QUERY_LIMIT));
+    if (limit === 0) return [];
+    try {
+      return (await this.#backend.query(q, limit)).map(toRecord);
+    } catch (err) {
+      throw this.#unavailable(err, 'cannot read');
+    }
+  }
+
+  async checkpoints(q: { afterSeq?: number; limit?: number } = {}): Promise<Checkpoint[]> {
+    const limit = Math.max(0, Math.min(Math.trunc(q.limit ?? 10_000), MAX_QUERY_LIMIT));
+    try {
+      return await this.#backend.checkpointPage(q.afterSeq ?? 0, limit);
+    } catch (err) {
+      throw this.#unavailable(err, 'cannot read');
+    }
+  }
+
+  async verify(opts: { publicKey?: KeyObject; pageSize?: number } = {}): Promise<VerifyReport> {
+    const publicKey = opts.publicKey ?? this.#signer.publicKey;
+    try {
+      return await verifyChain(this.#backend, {
+        ...(publicKey ? { publicKey } : {}),
+        ...(opts.pageSize ? { pageSize: opts.pageSize } : {}),
+      });
+    } catch (err) {
+      throw this.#unavailable(err, 'cannot read');
+    }
+  }
+
+  stats(): AuditStoreStats {
+    return { ...this.#stats, pending: this.#pending.length };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#pending.length > 0 || this.#inFlight || this.#scheduled) {
+      await new Promise<void>((resolve) => {
+        this.#idle.push(resolve);
+        this.#kick();
+      });
+    }
+    await this.#mutex;
+  }
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new TollgateError(
+      Errors.CONFIG_INVALID,
+      `audit store: ${name} must be a positive number, got ${n}`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Opens the audit log in `db` (SQLite or PostgreSQL), creating its tables when needed. The
+ * store does not own `db`: close the store, then the database.
+ */
+export async function openAuditStore(db: StoreDb, opts: AuditStoreOptions = {}): Promise<AuditStore> {
+  const backend: Backend =
+    db.kind === 'sqlite' ? new SqliteBackend(db.db, db.path) : new PostgresBackend(db.pool, db.config);
+  const store = new Store(backend, opts);
+  try {
+    await backend.init(opts.readOnly === true);
+    await store.start();
+  } catch (err) {
+    if (err instanceof TollgateError) throw err;
+    throw new TollgateError(
+      Errors.AUDIT_UNAVAILABLE,
+      `cannot open the audit store (${backend.label}): ${reason(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  return store;
+}

@@ -1,0 +1,66 @@
+import { parseArgs } from 'node:util';
+import { ControlPlane } from '@tollgate/control-plane';
+import { Errors, TollgateError } from '@tollgate/core';
+import { controlPlaneConfig, loadConfig } from '../config';
+import type { Command } from './command';
+
+const USAGE = `Usage: tollgate serve --config FILE
+
+Runs the gateway: opens the store (SQLite by default), loads the policy (reloaded on SIGHUP and
+when the file changes), and serves the control-plane API (approvals, audit, policy tests,
+service accounts, health, readiness, metrics). Stops cleanly on SIGINT or SIGTERM.
+
+Options:
+  --config FILE   the gateway config (see deploy/examples/tollgate.yaml)
+  --listen H:P    override api.listen (port 0: any free port)
+  -h, --help      show this help
+`;
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the gateway (control plane and its HTTP API)',
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        config: { type: 'string' },
+        listen: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      io.stdout.write(USAGE);
+      return 0;
+    }
+    if (!values.config) {
+      throw new TollgateError(Errors.CONFIG_INVALID, 'serve: --config FILE is required', {
+        hint: 'start from deploy/examples/tollgate.yaml',
+      });
+    }
+    const cfg = controlPlaneConfig(loadConfig(values.config), values.config);
+    const api = values.listen ? parseListen(values.listen) : cfg.api;
+    const log = (line: string) => io.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    const cp = await ControlPlane.start({ ...cfg, ...(api ? { api } : {}) }, { env: io.env, log });
+    log(`tollgate ready (store: ${cp.store.kind}, policy: ${cp.policy.file})`);
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        log(`${signal}: shutting down`);
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await cp.stop();
+    log('stopped');
+    return 0;
+  },
+};
+
+function parseListen(v: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[2]) > 65535)
+    throw new TollgateError(Errors.CONFIG_INVALID, `--listen: expected host:port, got '${v}'`);
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
