@@ -42,6 +42,19 @@ export declare class RowPlan {}
 /** Names of the built-in entities, in default order. */
 export declare function builtinEntities(): Array<string>
 
+/**
+ * Classifies every statement of a SQL string with the PostgreSQL parser (libpg_query).
+ * Never throws for bad SQL: input that does not parse is one statement of class `unknown`.
+ * A Buffer must hold UTF-8; its offsets index the Buffer directly.
+ */
+export declare function classifySql(sql: string | Buffer, options?: SqlClassifyOptions | undefined | null): SqlClassification
+
+/**
+ * `classifySql` on a libuv worker thread, for large messages (a 1 MiB string of many short
+ * statements takes most of a second to classify, which must not stall the event loop).
+ */
+export declare function classifySqlAsync(sql: string | Buffer, options?: SqlClassifyOptions | undefined | null): Promise<SqlClassification>
+
 export interface ColumnPlanOptions {
   /** `keep`, `scan` or `redact`. */
   action: string
@@ -101,4 +114,39 @@ export interface PgFrames {
   consumed: number
   /** Total bytes the next, incomplete message needs (0 when the buffer ended on a boundary). */
   needed: number
+}
+
+export interface SqlClassification {
+  /** One entry per statement; none for empty input or input made only of comments. */
+  statements: Array<SqlStatement>
+}
+
+export interface SqlClassifyOptions {
+  /**
+   * The session's `standard_conforming_strings` (default true). When off, a backslash
+   * escapes a quote, so the same text can hold different statements.
+   */
+  standardConformingStrings?: boolean
+}
+
+/** One statement of a classified SQL string. */
+export interface SqlStatement {
+  /** Byte offset (UTF-8) of the statement's first token in the input. */
+  start: number
+  /** Byte offset just past the statement (before its `;`, trailing blanks trimmed). */
+  end: number
+  class: 'read' | 'utility' | 'transaction' | 'write' | 'ddl' | 'admin' | 'dangerous' | 'unknown'
+  /** The command, e.g. `SELECT`, `DELETE`, `DROP TABLE`; `UNKNOWN` when it did not parse. */
+  command: string
+  /**
+   * Why the class is what it is (`DELETE without WHERE`, `calls pg_terminate_backend`);
+   * never SQL text.
+   */
+  reasons: Array<string>
+  /** Every table touched, schema-qualified when the SQL qualifies it. */
+  tables: Array<string>
+  /** Every function called, as written. */
+  functions: Array<string>
+  /** pg_query fingerprint (16 hex digits); empty when the input did not parse. */
+  fingerprint: string
 }

@@ -782,5 +782,7 @@ module.exports.MaskingEngine = nativeBinding.MaskingEngine
 module.exports.MaskStream = nativeBinding.MaskStream
 module.exports.RowPlan = nativeBinding.RowPlan
 module.exports.builtinEntities = nativeBinding.builtinEntities
+module.exports.classifySql = nativeBinding.classifySql
+module.exports.classifySqlAsync = nativeBinding.classifySqlAsync
 module.exports.framePgMessages = nativeBinding.framePgMessages
 module.exports.hyperscanVersion = nativeBinding.hyperscanVersion

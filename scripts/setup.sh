@@ -16,6 +16,13 @@ dpkg -s pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 dpkg -s build-essential >/dev/null 2>&1 || need+=(build-essential)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+# libclang-dev/clang: bindgen inside the pg_query crate (libpg_query, the SQL classifier).
+dpkg -s libclang-dev >/dev/null 2>&1 && command -v clang >/dev/null 2>&1 || need+=(libclang-dev clang)
+# openssl: the test CA and server certificates of the PostgreSQL TLS suites.
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# pgbouncer: the PgBouncer side of the PostgreSQL benchmark; python3-psycopg: the psycopg 3 client suite.
+dpkg -s pgbouncer >/dev/null 2>&1 || need+=(pgbouncer)
+dpkg -s python3-psycopg >/dev/null 2>&1 || need+=(python3-psycopg)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     log "installing Debian packages: ${need[*]}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up, then runs Tollgate on its embedded defaults: a SQLite store under
-# tollgate-data/, the example policy, and the control-plane API on 127.0.0.1:8081.
-# (The PostgreSQL and SSH listeners join `tollgate serve` as their adapters land.)
+# tollgate-data/, the example policy, a demo PostgreSQL target with PII in it, the PostgreSQL
+# listener on 127.0.0.1:6432 and the control-plane API on 127.0.0.1:8081.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -15,12 +15,22 @@ require('fs').writeFileSync('tollgate-data/audit-ed25519.pem',privateKey.export(
 fi
 store=sqlite:tollgate-data/tollgate.db
 if ! npx tollgate service-accounts list --json --store "$store" | grep -q '"demo-admin"'; then
-  echo "First start: an admin service account for the control-plane API (its key is shown once):"
+  echo "First start: an admin and reviewer for the control-plane API (its key is shown once):"
   npx tollgate service-accounts create demo-admin --groups platform-admins,dba-reviewers --store "$store"
+  echo "and an agent for the demo database (its key is shown once):"
+  npx tollgate service-accounts create demo-agent --groups demo-agents --store "$store"
 fi
+
+bash scripts/demo-target.sh start
+trap 'bash scripts/demo-target.sh stop' EXIT
 
 echo "Masking the demo export (deploy/examples/demo-export.csv):"
 npx tollgate mask --report json deploy/examples/demo-export.csv | head -5
 
-echo "Starting the gateway (Ctrl-C stops it). Try: curl -H \"Authorization: Bearer \$KEY\" http://127.0.0.1:8081/v1/whoami"
-exec npx tollgate serve --config deploy/examples/tollgate.yaml
+cat <<'HELP'
+Starting the gateway (Ctrl-C stops it and the demo database). Try:
+  PGPASSWORD=<demo-agent key> psql "host=127.0.0.1 port=6432 user=demo-agent dbname=demo-db" -c 'SELECT * FROM customers'
+  PGPASSWORD=<demo-agent key> psql "host=127.0.0.1 port=6432 user=demo-agent dbname=demo-db" -c 'DROP TABLE customers'   # held
+  TOLLGATE_TOKEN=<demo-admin key> npx tollgate approvals list
+HELP
+npx tollgate serve --config deploy/examples/tollgate.yaml

@@ -97,6 +97,44 @@ export async function probeDocker(timeoutMs = 1_500): Promise<DockerProbe> {
   return { reachable: false, detail: failures.join('; ') };
 }
 
+function shellQuote(v: string): string {
+  return `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Files for the `hba` and `tls` options: the image's entrypoint runs /docker-entrypoint-initdb.d
+ * scripts as the server user after initdb, so the script can own the key (mode 0600, as the
+ * server requires), turn ssl on and put the hba lines first.
+ */
+function initScript(
+  opts: PostgresOptions,
+): Array<{ content: string; target: string; mode: number }> | undefined {
+  if (!opts.tls && !opts.hba?.length) return undefined;
+  const files: Array<{ content: string; target: string; mode: number }> = [];
+  const lines = ['#!/bin/sh', 'set -e'];
+  if (opts.tls) {
+    files.push({ content: opts.tls.certPem, target: '/tollgate/server.crt', mode: 0o644 });
+    files.push({ content: opts.tls.keyPem, target: '/tollgate/server.key', mode: 0o644 });
+    lines.push(
+      'cp /tollgate/server.crt /tollgate/server.key "$PGDATA/"',
+      'chmod 600 "$PGDATA/server.key"',
+      `printf '%s\\n' "ssl = on" "ssl_cert_file = 'server.crt'" "ssl_key_file = 'server.key'" >> "$PGDATA/postgresql.conf"`,
+    );
+  }
+  if (opts.hba?.length) {
+    lines.push(
+      `{ printf '%s\\n' ${opts.hba.map(shellQuote).join(' ')}; cat "$PGDATA/pg_hba.conf"; } > "$PGDATA/pg_hba.new"`,
+      'mv "$PGDATA/pg_hba.new" "$PGDATA/pg_hba.conf"',
+    );
+  }
+  files.push({
+    content: `${lines.join('\n')}\n`,
+    target: '/docker-entrypoint-initdb.d/zz-tollgate.sh',
+    mode: 0o755,
+  });
+  return files;
+}
+
 /** testcontainers provider: the official images, started through a reachable Docker engine. */
 export class ContainersProvider implements TargetProvider {
   readonly name = 'testcontainers' as const;
@@ -131,7 +169,10 @@ export class ContainersProvider implements TargetProvider {
 
     let container: StartedTestContainer;
     try {
-      container = await new GenericContainer(image)
+      let definition = new GenericContainer(image);
+      const init = initScript(opts);
+      if (init) definition = definition.withCopyContentToContainer(init);
+      container = await definition
         .withEnvironment({
           POSTGRES_USER: user,
           POSTGRES_PASSWORD: password,

@@ -3,13 +3,20 @@ import { LocalProvider } from './local';
 import { harnessLog } from './logs';
 import type { TargetProvider } from './provider';
 
+export * from './clients/index';
 export { ContainersProvider, type DockerProbe, probeDocker } from './containers';
 export { describeFailure, type RunOptions, type RunResult, run, runOk, tailLines } from './exec';
 export { findPostgres, LocalProvider, type PostgresInstall } from './local';
 export { FailureTracker, harnessLog, keepLogsFromEnv, logsDir, saveLog } from './logs';
+export {
+  type PgBouncerInstance,
+  type PgBouncerOptions,
+  pgbouncerBinary,
+  startPgBouncer,
+} from './pgbouncer';
 export { freePort } from './ports';
 export * from './provider';
-export { libpqFreeEnv, type PsqlOptions, psql, psqlBinary } from './psql';
+export { libpqFreeEnv, type PsqlConnection, type PsqlOptions, psql, psqlBinary } from './psql';
 
 let selected: Promise<TargetProvider> | undefined;
 

@@ -271,11 +271,25 @@ export class LocalProvider implements TargetProvider {
           '# Written by the Tollgate integration harness.',
           '# TYPE  DATABASE  USER  ADDRESS        METHOD',
           'local   all       all                  trust',
+          ...(opts.hba ?? []),
           'host    all       all   127.0.0.1/32   scram-sha-256',
           '',
         ].join('\n'),
       );
       await appendFile(join(dataDir, 'postgresql.conf'), "\ninclude_if_exists = 'tollgate.conf'\n");
+      const tlsSettings: Record<string, string> = {};
+      if (opts.tls) {
+        // the server refuses a key readable by others; it must belong to the server's user
+        const cert = join(dataDir, 'server.crt');
+        const key = join(dataDir, 'server.key');
+        await writeFile(cert, opts.tls.certPem, { mode: 0o644 });
+        await writeFile(key, opts.tls.keyPem, { mode: 0o600 });
+        if (owner) {
+          await chown(cert, owner.uid, owner.gid);
+          await chown(key, owner.uid, owner.gid);
+        }
+        Object.assign(tlsSettings, { ssl: 'on', ssl_cert_file: cert, ssl_key_file: key });
+      }
 
       const writeSettings = async (): Promise<void> => {
         const settings: Record<string, string> = {
@@ -290,6 +304,7 @@ export class LocalProvider implements TargetProvider {
           max_connections: '50',
           log_connections: 'on',
           log_line_prefix: '%m [%p] %q%u@%d ',
+          ...tlsSettings,
           ...opts.settings,
         };
         const conf = join(dataDir, 'tollgate.conf');

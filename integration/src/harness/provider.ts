@@ -62,6 +62,14 @@ export interface PostgresOptions {
   settings?: Record<string, string>;
   /** Bound on the whole start-up, in milliseconds (default 60 000 local, 120 000 containers). */
   startTimeoutMs?: number;
+  /**
+   * pg_hba.conf lines placed before the harness's default `scram-sha-256` host line (first match
+   * wins), e.g. `host all md5_user all md5`. Use the address `all`: container clients do not come
+   * from 127.0.0.1.
+   */
+  hba?: readonly string[];
+  /** Serve TLS with this certificate and private key (PEM): sets `ssl = on`. */
+  tls?: { readonly certPem: string; readonly keyPem: string };
 }
 
 export interface PostgresTarget extends Target {

@@ -13,6 +13,7 @@ import {
 } from '@tollgate/control-plane';
 import { Errors, type MaskingConfig, readMaskingConfig, TollgateError, YamlSource } from '@tollgate/core';
 import type { Node } from 'yaml';
+import type { PostgresListenerConfig } from './gateway';
 
 /** The gateway's config file. Every section is optional; unknown fields are errors. */
 export interface GatewayConfig {
@@ -24,6 +25,7 @@ export interface GatewayConfig {
   identity?: IdentityConfig;
   audit?: AuditConfig;
   approvals?: ApprovalsConfig;
+  postgres?: PostgresListenerConfig;
 }
 
 export const TOP_LEVEL_FIELDS = [
@@ -34,6 +36,7 @@ export const TOP_LEVEL_FIELDS = [
   'identity',
   'audit',
   'approvals',
+  'postgres',
 ] as const;
 
 export const DEFAULT_API = { host: '127.0.0.1', port: 8081 } as const;
@@ -64,17 +67,71 @@ export function parseConfig(src: YamlSource): GatewayConfig {
   if (audit !== undefined) out.audit = readAuditConfig(src, audit);
   const approvals = get('approvals');
   if (approvals !== undefined) out.approvals = readApprovalsConfig(src, approvals);
+  const postgres = get('postgres');
+  if (postgres !== undefined) out.postgres = readPostgres(src, postgres);
+  return out;
+}
+
+function readPostgres(src: YamlSource, node: Node): PostgresListenerConfig {
+  const m = src.map(node, 'postgres', [
+    'listen',
+    'tls',
+    'requireTls',
+    'allowPlaintextPasswords',
+    'maxMessageLength',
+  ]);
+  const { host, port } = readListen(src, m.get('listen'), 'postgres.listen');
+  const out: { -readonly [K in keyof PostgresListenerConfig]: PostgresListenerConfig[K] } = { host, port };
+  const tls = m.get('tls');
+  if (tls !== undefined) {
+    const t = src.map(tls, 'postgres.tls', ['certFile', 'keyFile']);
+    const base = dirname(src.file);
+    out.tls = {
+      certFile: resolve(base, src.string(t.get('certFile'), 'postgres.tls.certFile')),
+      keyFile: resolve(base, src.string(t.get('keyFile'), 'postgres.tls.keyFile')),
+    };
+  }
+  if (m.has('requireTls')) out.requireTls = src.boolean(m.get('requireTls'), 'postgres.requireTls');
+  if (m.has('allowPlaintextPasswords')) {
+    out.allowPlaintextPasswords = src.boolean(
+      m.get('allowPlaintextPasswords'),
+      'postgres.allowPlaintextPasswords',
+    );
+  }
+  const max = m.get('maxMessageLength');
+  if (max !== undefined) {
+    const v = (max as { value?: unknown }).value;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1024 || v > 1 << 30) {
+      throw src.error(
+        max,
+        'postgres.maxMessageLength',
+        'expected a whole number of bytes from 1024 to 1073741824',
+      );
+    }
+    out.maxMessageLength = v;
+  }
+  if (out.requireTls && !out.tls)
+    throw src.error(node, 'postgres.requireTls', 'needs postgres.tls (certFile, keyFile)');
   return out;
 }
 
 function readApi(src: YamlSource, node: Node): { host: string; port: number } {
   const m = src.map(node, 'api', ['listen']);
-  const listenNode = m.get('listen');
-  const listen = src.string(listenNode, 'api.listen');
-  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(listen);
+  return readListen(src, m.get('listen'), 'api.listen');
+}
+
+function readListen(src: YamlSource, node: Node | undefined, field: string): { host: string; port: number } {
+  const listen = src.string(node, field);
+  const parsed = parseHostPort(listen);
+  if (!parsed) throw src.error(node, field, `expected host:port, got '${listen}'`);
+  return parsed;
+}
+
+/** `host:port` or `[v6]:port`; port 0 means any free port. */
+export function parseHostPort(text: string): { host: string; port: number } | undefined {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
   const port = Number(match?.[2]);
-  if (!match || port > 65535)
-    throw src.error(listenNode, 'api.listen', `expected host:port, got '${listen}'`);
+  if (!match || port > 65535) return undefined;
   return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
 }
 

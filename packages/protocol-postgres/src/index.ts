@@ -1,1 +1,6 @@
-export {};
+export { PostgresAdapter } from './adapter';
+export type { ClassifiedStatement, SqlClassifier } from './session/classify';
+export { ResultMasking, TYPE_NAMES } from './session/masking';
+export { type PostgresAdapterOptions, SCAN_EVERYTHING } from './session/session';
+export * from './target/index';
+export * from './wire/index';

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+pub mod sql;
+
 use tollgate_masking::{
     ColumnAction, CustomSpec, Engine, MaskStream as CoreStream, RowPlan as CoreRowPlan, Scratch,
     Style,

@@ -1,5 +1,12 @@
 import type { KeyObject } from 'node:crypto';
-import { type AuditEventInput, type AuditRecord, Errors, type Identity, TollgateError } from '@tollgate/core';
+import {
+  type AppendOptions,
+  type AuditEventInput,
+  type AuditRecord,
+  Errors,
+  type Identity,
+  TollgateError,
+} from '@tollgate/core';
 import type { StoreDb } from '../store/database';
 import type { Backend, Extension, HeadRow, StoredRow } from './backend';
 import { type CanonicalParts, canonicalJson, canonicalParts, recordHash } from './canonical';
@@ -16,6 +23,9 @@ import type {
   VerifyReport,
 } from './types';
 import { verifyChain } from './verify';
+
+/** Longest a lazy append waits for another commit to join before forcing its own. */
+const LAZY_COMMIT_MS = 20;
 
 const DEFAULTS = {
   checkpointEvery: 1000,
@@ -119,6 +129,7 @@ class Store implements AuditStore {
   #pending: Job[] = [];
   #scheduled = false;
   #inFlight = false;
+  #lazyTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #idle: Array<() => void> = [];
   #mutex: Promise<unknown> = Promise.resolve();
@@ -187,7 +198,7 @@ class Store implements AuditStore {
     return { seq, hash, at, kind, signature: this.#signer.sign(seq, hash, at), keyId: this.#signer.keyId };
   }
 
-  append(e: AuditEventInput): Promise<AuditRecord> {
+  append(e: AuditEventInput, options?: AppendOptions): Promise<AuditRecord> {
     if (this.#closed) return Promise.reject(this.#unavailable(new Error('the audit store is closed')));
     if (this.#readOnly) return Promise.reject(this.#unavailable(new Error('opened read-only')));
     if (this.#pending.length >= this.#maxPending) {
@@ -206,12 +217,27 @@ class Store implements AuditStore {
     }
     return new Promise<AuditRecord>((resolve, reject) => {
       this.#pending.push({ ev, resolve, reject });
-      this.#kick();
+      if (options?.lazy) this.#kickLater();
+      else this.#kick();
     });
+  }
+
+  /** A lazy append joins the next commit, or forces one after `LAZY_COMMIT_MS`. */
+  #kickLater(): void {
+    if (this.#scheduled || this.#inFlight || this.#lazyTimer) return;
+    this.#lazyTimer = setTimeout(() => {
+      this.#lazyTimer = undefined;
+      this.#kick();
+    }, LAZY_COMMIT_MS);
+    this.#lazyTimer.unref();
   }
 
   /** Schedules a group commit after the current turn of the event loop (collecting its appends). */
   #kick(): void {
+    if (this.#lazyTimer) {
+      clearTimeout(this.#lazyTimer);
+      this.#lazyTimer = undefined;
+    }
     if (this.#scheduled || this.#inFlight) return;
     this.#scheduled = true;
     setImmediate(() => {

@@ -1,3 +1,4 @@
+import { dirname, resolve as resolvePath } from 'node:path';
 import type {
   ActionRequest,
   ApprovalRequirement,
@@ -101,7 +102,10 @@ export class Policy implements PolicyDecider {
     this.hash = source.hash;
     this.document = document;
     this.#resources = new Map(
-      Object.entries(document.resources ?? {}).map(([name, r]) => [name, buildResource(name, r)]),
+      Object.entries(document.resources ?? {}).map(([name, r]) => [
+        name,
+        buildResource(name, r, source.file),
+      ]),
     );
     this.#profiles = new Map(
       Object.entries(document.maskingProfiles ?? {}).map(([name, p]) => [name, buildProfile(name, p)]),
@@ -196,14 +200,32 @@ function defaultDeny(req: ActionRequest): Decision {
   };
 }
 
-function buildResource(name: string, r: NonNullable<PolicyDocument['resources']>[string]): Resource {
+/** Relative file paths in a resource (credential file, CA file) are relative to the policy file. */
+function buildResource(
+  name: string,
+  r: NonNullable<PolicyDocument['resources']>[string],
+  file: string,
+): Resource {
+  const base = dirname(file);
+  const credential =
+    r.credential === undefined
+      ? undefined
+      : 'file' in r.credential
+        ? { file: resolvePath(base, r.credential.file) }
+        : { ...r.credential };
+  const tls =
+    r.tls === undefined
+      ? undefined
+      : r.tls.caFile
+        ? { ...r.tls, caFile: resolvePath(base, r.tls.caFile) }
+        : { ...r.tls };
   return Object.freeze({
     name,
     protocol: r.protocol,
     address: r.address,
-    tls: r.tls === undefined ? undefined : Object.freeze({ ...r.tls }),
+    tls: tls === undefined ? undefined : Object.freeze(tls),
     username: r.username,
-    credential: r.credential === undefined ? undefined : Object.freeze({ ...r.credential }),
+    credential: credential === undefined ? undefined : Object.freeze(credential),
     hostKey: r.hostKey,
     database: r.protocol === 'postgres' ? (r.database ?? name) : undefined,
   });

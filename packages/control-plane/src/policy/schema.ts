@@ -83,8 +83,9 @@ export const CredentialRefSchema = Type.Union(
     Type.Object(
       {
         file: Type.String({
-          pattern: '^/.{1,4095}$',
-          description: 'an absolute file path',
+          minLength: 1,
+          maxLength: 4096,
+          description: 'a file path; a relative one is relative to the policy file',
         }),
       },
       { ...strict, description: 'the content of a file (one trailing newline removed)' },

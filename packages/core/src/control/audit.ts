@@ -46,6 +46,15 @@ export interface AuditRecord extends AuditEventInput {
   readonly hash: string;
 }
 
+export interface AppendOptions {
+  /**
+   * The record may wait (briefly, bounded by the store) to share a later group commit instead
+   * of forcing one now. For records nothing is waiting on, such as a statement's result; a
+   * write-ahead record is never lazy. It still resolves only once durable.
+   */
+  readonly lazy?: boolean;
+}
+
 export interface AuditSink {
-  append(event: AuditEventInput): Promise<AuditRecord>;
+  append(event: AuditEventInput, options?: AppendOptions): Promise<AuditRecord>;
 }

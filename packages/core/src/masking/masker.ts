@@ -2,6 +2,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { MaskingEngine, type MaskingEngineOptions, type MaskStream, type RowPlan } from '@tollgate/native';
 import { Errors, TollgateError } from '../errors';
 
+export type { RowPlan } from '@tollgate/native';
+
 /** A detected sensitive value: byte offsets of the part that gets replaced. */
 export interface Detection {
   entity: string;

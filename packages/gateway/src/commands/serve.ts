@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { ControlPlane } from '@tollgate/control-plane';
 import { Errors, TollgateError } from '@tollgate/core';
-import { controlPlaneConfig, loadConfig } from '../config';
+import { controlPlaneConfig, loadConfig, parseHostPort } from '../config';
+import { Gateway } from '../gateway';
 import type { Command } from './command';
 
 const USAGE = `Usage: tollgate serve --config FILE
@@ -37,10 +37,18 @@ export const serveCommand: Command = {
         hint: 'start from deploy/examples/tollgate.yaml',
       });
     }
-    const cfg = controlPlaneConfig(loadConfig(values.config), values.config);
+    const file = loadConfig(values.config);
+    const cfg = controlPlaneConfig(file, values.config);
     const api = values.listen ? parseListen(values.listen) : cfg.api;
     const log = (line: string) => io.stderr.write(`${new Date().toISOString()} ${line}\n`);
-    const cp = await ControlPlane.start({ ...cfg, ...(api ? { api } : {}) }, { env: io.env, log });
+    const gw = await Gateway.start({
+      controlPlane: { ...cfg, ...(api ? { api } : {}) },
+      ...(file.postgres ? { postgres: file.postgres } : {}),
+      ...(file.masking ? { masking: file.masking } : {}),
+      env: io.env,
+      log,
+    });
+    const cp = gw.controlPlane;
     log(`tollgate ready (store: ${cp.store.kind}, policy: ${cp.policy.file})`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
@@ -52,7 +60,7 @@ export const serveCommand: Command = {
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
     });
-    await cp.stop();
+    await gw.stop();
     log('stopped');
     return 0;
   },

@@ -1,0 +1,334 @@
+import { type Counts, type Masker, type MaskingProfile, PgFrameReader, type RowPlan } from '@tollgate/core';
+import {
+  BackendCode,
+  buildCopyData,
+  type FieldDescription,
+  formatOf,
+  parseCommandComplete,
+  parseErrorResponse,
+  parseReadyForQuery,
+  parseRowDescription,
+  type TransactionStatus,
+} from '../wire/index';
+import type { Refusals } from './denial';
+import type { ResultMasking } from './masking';
+
+/** One statement execution the gateway forwarded, from its write-ahead record to its result. */
+export interface StatementRun {
+  readonly auditSeq: number;
+  readonly startedAt: number;
+  readonly profile: MaskingProfile;
+  rows: number;
+  bytes: number;
+  masked: Counts;
+  errorCode: string | undefined;
+  /** `CommandComplete` tag, or `skipped` when an earlier error kept it from running. */
+  outcome: string | undefined;
+}
+
+/**
+ * What the target will answer to each forwarded frontend message, in order. The results path
+ * walks this queue to know which statement a DataRow belongs to, which columns it has, and
+ * when a statement ends.
+ */
+export type Expectation =
+  | { readonly kind: 'parse' }
+  | {
+      readonly kind: 'bind';
+      readonly portal: string;
+      readonly statement: string;
+      readonly resultFormats: readonly number[];
+    }
+  | { readonly kind: 'describe'; readonly target: 'S' | 'P'; readonly name: string }
+  | { readonly kind: 'execute'; readonly portal: string; readonly run: StatementRun | undefined }
+  | { readonly kind: 'close'; readonly target: 'S' | 'P'; readonly name: string }
+  | { readonly kind: 'sync' }
+  | { readonly kind: 'query'; readonly runs: StatementRun[] }
+  | { readonly kind: 'function'; readonly run: StatementRun | undefined };
+
+const D = BackendCode.DataRow;
+
+/**
+ * The target → client direction of one session: frames the target's bytes, masks DataRows and
+ * COPY data in native code (one call per run of rows), swaps refusal errors for the gateway's,
+ * and reports each statement's result. Bounded: messages over `maxMessageLength` end the
+ * session with a protocol error.
+ */
+export class ResultStream {
+  readonly #reader: PgFrameReader;
+  readonly #queue: Expectation[] = [];
+  #head = 0;
+  readonly #statements = new Map<string, readonly FieldDescription[]>();
+  readonly #portals = new Map<
+    string,
+    { statement: string; resultFormats: readonly number[]; fields?: readonly FieldDescription[] }
+  >();
+  /** Columns of the result set being sent now (simple query 'T', or the executing portal). */
+  #fields: readonly FieldDescription[] | undefined;
+  /** The execute expectation `#fields` was set for. */
+  #fieldsFor: Expectation | undefined;
+  #plan: { plan: RowPlan | undefined; masker: Masker } | undefined;
+  #failed = false;
+  #queryIndex = 0;
+  #copyOut = false;
+  transactionStatus: TransactionStatus = 'I';
+
+  constructor(
+    private readonly masking: ResultMasking,
+    private readonly refusals: Refusals,
+    private readonly onDone: (run: StatementRun) => void,
+    maxMessageLength: number,
+  ) {
+    this.#reader = new PgFrameReader({ maxMessageLength });
+  }
+
+  /** Registers what a forwarded message will produce; call in forwarding order. */
+  expect(e: Expectation): void {
+    this.#queue.push(e);
+    if (e.kind === 'bind')
+      this.#portals.set(e.portal, { statement: e.statement, resultFormats: e.resultFormats });
+  }
+
+  /** Statements whose results are still outstanding. */
+  get outstanding(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /** Feeds target bytes; returns what to send the client, in order. */
+  push(chunk: Buffer): Buffer[] {
+    const msgs = this.#reader.push(chunk);
+    const out: Buffer[] = [];
+    let runStart = -1;
+    let runEnd = 0;
+    let runAb: ArrayBufferLike | undefined;
+    const flushRows = () => {
+      if (runStart < 0 || !runAb) return;
+      out.push(this.#maskRows(Buffer.from(runAb, runStart, runEnd - runStart)));
+      runStart = -1;
+    };
+    for (const m of msgs) {
+      const b = m.bytes;
+      if (m.code === D && !this.#copyOut) {
+        // Consecutive DataRows are contiguous in the frame buffer: mask them in one call.
+        if (runStart >= 0 && runAb === b.buffer && runEnd === b.byteOffset) {
+          runEnd += b.length;
+          continue;
+        }
+        flushRows();
+        runAb = b.buffer;
+        runStart = b.byteOffset;
+        runEnd = b.byteOffset + b.length;
+        continue;
+      }
+      flushRows();
+      out.push(this.#message(m.code, b));
+    }
+    flushRows();
+    return out;
+  }
+
+  #maskRows(rows: Buffer): Buffer {
+    const run = this.#currentRun();
+    let count = 0;
+    for (let i = 0; i < rows.length; ) {
+      count++;
+      i += 1 + rows.readInt32BE(i + 1);
+    }
+    const p = this.#currentPlan(run);
+    if (run) {
+      run.rows += count;
+      run.bytes += rows.length;
+    }
+    if (!p.plan) return rows;
+    const r = p.masker.maskDataRows(rows, p.plan);
+    if (run) for (const [k, v] of Object.entries(r.counts)) run.masked[k] = (run.masked[k] ?? 0) + v;
+    return r.output;
+  }
+
+  #currentPlan(run: StatementRun | undefined): { plan: RowPlan | undefined; masker: Masker } {
+    const head = this.#queue[this.#head];
+    if (head?.kind === 'execute' && this.#fieldsFor !== head) {
+      this.#fieldsFor = head;
+      this.#portalFields(head.portal);
+    }
+    if (this.#plan) return this.#plan;
+    const profile = run?.profile;
+    if (!profile) throw new Error('no masking profile for rows');
+    const masker = this.masking.masker(profile);
+    const fields = this.#fields;
+    // Columns unknown (no Describe seen): scan every column, never pass rows unmasked.
+    const plan = fields
+      ? this.masking.plan(
+          profile,
+          fields.map((f) => ({ name: f.name, tableOid: f.tableOid, typeOid: f.typeOid, format: f.format })),
+        )
+      : masker.rowPlan([], { action: 'scan' });
+    this.#plan = { plan, masker };
+    return this.#plan;
+  }
+
+  #setFields(fields: readonly FieldDescription[] | undefined): void {
+    this.#fields = fields;
+    this.#plan = undefined;
+  }
+
+  #currentRun(): StatementRun | undefined {
+    const e = this.#queue[this.#head];
+    if (!e) return undefined;
+    if (e.kind === 'execute' || e.kind === 'function') return e.run;
+    if (e.kind === 'query') return e.runs[this.#queryIndex];
+    return undefined;
+  }
+
+  #pop(): Expectation | undefined {
+    const e = this.#queue[this.#head];
+    if (!e) return undefined;
+    this.#head++;
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue.splice(0, this.#head);
+      this.#head = 0;
+    }
+    return e;
+  }
+
+  #finish(run: StatementRun | undefined, outcome: string, errorCode?: string): void {
+    if (!run || run.outcome !== undefined) return;
+    run.outcome = outcome;
+    if (errorCode) run.errorCode = errorCode;
+    this.onDone(run);
+  }
+
+  #message(code: number, b: Buffer): Buffer {
+    const head = this.#queue[this.#head];
+    switch (code) {
+      case BackendCode.ParseComplete:
+      case BackendCode.BindComplete:
+        this.#pop();
+        return b;
+      case BackendCode.CloseComplete: {
+        const e = this.#pop();
+        if (e?.kind === 'close') (e.target === 'S' ? this.#statements : this.#portals).delete(e.name);
+        return b;
+      }
+      case BackendCode.ParameterDescription:
+        return b;
+      case BackendCode.RowDescription: {
+        const fields = parseRowDescription(b).fields;
+        if (head?.kind === 'describe') {
+          this.#pop();
+          if (head.target === 'S') this.#statements.set(head.name, fields);
+          else {
+            const p = this.#portals.get(head.name);
+            if (p) p.fields = fields;
+          }
+        } else {
+          this.#setFields(fields);
+        }
+        return b;
+      }
+      case BackendCode.NoData:
+        if (head?.kind === 'describe') {
+          this.#pop();
+          if (head.target === 'S') this.#statements.set(head.name, []);
+        }
+        return b;
+      case BackendCode.CommandComplete:
+      case BackendCode.EmptyQueryResponse:
+      case BackendCode.PortalSuspended: {
+        const tag =
+          code === BackendCode.CommandComplete
+            ? parseCommandComplete(b).tag
+            : code === BackendCode.PortalSuspended
+              ? 'suspended'
+              : 'empty';
+        const run = this.#currentRun();
+        if (this.#copyOut) this.#copyOut = false;
+        if (head?.kind === 'query') {
+          this.#finish(run, tag);
+          this.#queryIndex++;
+          this.#setFields(undefined);
+        } else if (head?.kind === 'execute') {
+          this.#finish(run, tag);
+          this.#pop();
+        }
+        return b;
+      }
+      case BackendCode.ErrorResponse: {
+        const ours = this.refusals.replace(b);
+        const fields = ours ? undefined : parseErrorResponse(b).fields;
+        const sqlstate = ours ? '42501' : (fields?.code ?? 'XX000');
+        this.#copyOut = false;
+        if (head?.kind === 'query') {
+          this.#finish(this.#currentRun(), 'error', sqlstate);
+          this.#queryIndex++;
+        } else if (head && head.kind !== 'sync') {
+          // The failed message, and everything up to Sync is skipped by the target.
+          this.#finish(this.#currentRun(), 'error', sqlstate);
+          this.#failed = true;
+          while (this.#queue[this.#head] && this.#queue[this.#head]?.kind !== 'sync') {
+            const e = this.#pop();
+            if (e?.kind === 'execute') this.#finish(e.run, 'skipped');
+          }
+        }
+        return ours ?? b;
+      }
+      case BackendCode.ReadyForQuery: {
+        this.transactionStatus = parseReadyForQuery(b).status;
+        const e = this.#pop();
+        if (e?.kind === 'query') for (const r of e.runs) this.#finish(r, 'skipped');
+        this.#queryIndex = 0;
+        this.#failed = false;
+        this.#setFields(undefined);
+        return b;
+      }
+      case BackendCode.CopyOutResponse:
+      case BackendCode.CopyBothResponse:
+        this.#copyOut = true;
+        return b;
+      case BackendCode.CopyData:
+        return this.#copyData(b);
+      case BackendCode.CopyDone:
+        return b;
+      case BackendCode.FunctionCallResponse: {
+        if (head?.kind === 'function') {
+          this.#pop();
+          this.#finish(head.run, 'function');
+        }
+        return b;
+      }
+      default:
+        // Notice, Notification, ParameterStatus, CopyInResponse: passed on as they are.
+        if (code === D) return this.#maskRows(b);
+        return b;
+    }
+  }
+
+  /** COPY TO STDOUT data: text rows are scanned like values; the row split is kept. */
+  #copyData(b: Buffer): Buffer {
+    const run = this.#currentRun();
+    const payload = b.subarray(5);
+    if (run) {
+      run.rows += 1;
+      run.bytes += payload.length;
+    }
+    if (!run) return b;
+    const r = this.masking.masker(run.profile).mask(payload);
+    for (const [k, v] of Object.entries(r.counts)) run.masked[k] = (run.masked[k] ?? 0) + v;
+    return Object.keys(r.counts).length === 0 ? b : buildCopyData(r.output);
+  }
+
+  /** For Execute: the columns of the portal it runs (Describe 'P', else the statement's with Bind formats). */
+  #portalFields(portal: string): void {
+    const p = this.#portals.get(portal);
+    if (!p) this.#setFields(undefined);
+    else if (p.fields) this.#setFields(p.fields);
+    else {
+      const s = this.#statements.get(p.statement);
+      this.#setFields(s?.map((f, i) => ({ ...f, format: formatOf(p.resultFormats, i) })));
+    }
+  }
+
+  get failed(): boolean {
+    return this.#failed;
+  }
+}
