@@ -192,6 +192,41 @@ rules:
     }
   });
 
+  test('a statement split across TCP packets byte by byte is still decided as a whole', {
+    timeout: 30_000,
+  }, async () => {
+    const cp = f().gw.controlPlane;
+    const sock = connect(port(), '127.0.0.1');
+    sock.setNoDelay(true);
+    const got: Buffer[] = [];
+    sock.on('data', (c: Buffer) => got.push(c));
+    sock.on('error', () => {});
+    sock.write(hello());
+    sock.write(buildPasswordMessage(f().keys.agent as string));
+    const q = buildQuery('/* a */ dRoP TaBlE customers');
+    for (const byte of q) {
+      sock.write(Buffer.from([byte]));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    let pending: Awaited<ReturnType<typeof cp.approvals.list>> = [];
+    for (let i = 0; i < 100 && pending.length === 0; i++) {
+      pending = await cp.approvals.list({ status: 'pending' });
+      if (!pending.length) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(pending.length, 1);
+    const a = pending[0] as { id: string; action: string };
+    assert.equal(a.action, 'dangerous');
+    const dba = { subject: 'dba1', kind: 'service-account' as const, issuer: 'tollgate', groups: ['dba'] };
+    await cp.approvals.deny(a.id, dba, 'not today');
+    for (let i = 0; i < 100 && !Buffer.concat(got).includes(Buffer.from('42501')); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const err = firstError(Buffer.concat(got));
+    sock.destroy();
+    assert.equal(err.code, '42501');
+    assert.match(err.message ?? '', /denied: not today/);
+    await stillServes();
+  });
+
   test('a client that disconnects while held cancels its approval request', { timeout: 30_000 }, async () => {
     const cp = f().gw.controlPlane;
     const sock = connect(port(), '127.0.0.1');

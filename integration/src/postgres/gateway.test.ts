@@ -165,6 +165,9 @@ describe('PostgreSQL through the gateway', () => {
       'PREPARE p AS DELETE FROM customers; EXECUTE p;',
       'DELETE FROM customers;',
       'UPDATE customers SET email = NULL;',
+      // With the setting off, \' escapes the quote and the DROP is a statement of its own.
+      "SET standard_conforming_strings = off;\nSELECT 'x\\' , ' ; DROP TABLE customers; --';",
+      'SELECT 1; /* split */ DELETE\nFROM customers;',
     ];
     for (const sql of attempts) {
       const r = await viaGateway(sql, 'shop-strict');

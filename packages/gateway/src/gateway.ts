@@ -53,7 +53,7 @@ export class Gateway {
           approvals: cp.approvals,
           audit: cp.audit,
           vault: cp.vault,
-          classify: (sql) => classifySql(sql),
+          classify: (sql, o) => classifySql(sql, o),
           masking: new ResultMasking(base, env),
           textMasker: new Masker(engineOptions(base, env)),
           ...(c.tls ? { tls: secureContext(c.tls) } : {}),

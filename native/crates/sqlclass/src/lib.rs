@@ -119,7 +119,8 @@ pub struct Statement {
     /// parser unless quoted.
     pub functions: Vec<String>,
     /// pg_query's fingerprint (16 hex digits): equal for statements that differ only in
-    /// whitespace, comments, constants or alias names. Empty when the input did not parse.
+    /// whitespace, comments or constants; relations count with their schema and full name.
+    /// Empty when the input did not parse.
     pub fingerprint: String,
     /// The command, e.g. `SELECT`, `DELETE`, `DROP TABLE`, `SET`; `UNKNOWN` when the input did
     /// not parse.
@@ -303,8 +304,16 @@ fn statement(
     }
 }
 
+/// Relations are always part of the fingerprint — with their schema and full name, whatever
+/// alias they carry — so that statements over different tables never share one (pg_query's
+/// default would let an alias stand in for the table and ignore schemas and digit runs).
+fn fingerprint_options() -> i32 {
+    pg_query::FingerprintOptions::RANGEVAR_PG17_COMPAT.bits()
+        | pg_query::FingerprintOptions::FULL_RELNAME.bits()
+}
+
 fn fingerprint(text: &str, options: Options) -> String {
-    pg_query::fingerprint(text, options.parser(), 0)
+    pg_query::fingerprint(text, options.parser(), fingerprint_options())
         .map(|f| f.hex)
         .unwrap_or_default()
 }

@@ -171,6 +171,9 @@ const BYPASS: &[(&str, Class, &str)] = &[
     ("EXPLAIN ANALYZE DELETE FROM t", Dangerous, "DELETE without WHERE"),
     ("EXPLAIN (ANALYZE, FORMAT JSON) UPDATE t SET a = 1", Dangerous, "UPDATE without WHERE"),
     ("EXPLAIN (ANALYZE on) DELETE FROM t", Dangerous, "DELETE without WHERE"),
+    ("EXPLAIN (ANALYZE 1) DELETE FROM t", Dangerous, "DELETE without WHERE"),
+    ("EXPLAIN (analyze 'true', verbose) DELETE FROM t", Dangerous, "DELETE without WHERE"),
+    ("EXPLAIN (\"ANALYZE\") DELETE FROM t", Dangerous, "DELETE without WHERE"),
     ("EXPLAIN (ANALYZE) CREATE TABLE x AS SELECT pg_read_file('x')", Dangerous, "calls pg_read_file (server file system)"),
     // unparseable input fails closed
     ("SELEC 1", Unknown, "parse error: syntax error"),
@@ -228,6 +231,8 @@ const CLASSES: &[(&str, Class, &str)] = &[
         Read,
         "EXPLAIN",
     ),
+    ("EXPLAIN (ANALYZE 0) DELETE FROM t", Read, "EXPLAIN"),
+    ("EXPLAIN (ANALYZE 'no') DELETE FROM t", Read, "EXPLAIN"),
     ("EXPLAIN ANALYZE SELECT 1", Read, "EXPLAIN"),
     (
         "DECLARE c CURSOR FOR SELECT * FROM t",
@@ -518,6 +523,21 @@ fn fingerprint_ignores_whitespace_comments_and_constants() {
     assert!(a.fingerprint.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_eq!(a.fingerprint, b.fingerprint);
     assert_ne!(a.fingerprint, c.fingerprint);
+    // relations always count, with their schema and full name, whatever their alias
+    let fp = |sql: &str| one(sql).fingerprint;
+    assert_ne!(
+        fp("SELECT * FROM public_data x"),
+        fp("SELECT * FROM secrets x")
+    );
+    assert_ne!(fp("SELECT * FROM a.users"), fp("SELECT * FROM b.users"));
+    assert_ne!(
+        fp("SELECT * FROM orders_2024_01"),
+        fp("SELECT * FROM orders_2024_02")
+    );
+    assert_eq!(
+        fp("SELECT * FROM t x WHERE id = 1"),
+        fp("SELECT * FROM t y WHERE id = 2")
+    );
     // each statement of a multi-statement string gets its own fingerprint
     let m = classify("SELECT * FROM t WHERE id = 3; SELECT * FROM u WHERE id = 1");
     assert_eq!(m.statements[0].fingerprint, a.fingerprint);

@@ -192,6 +192,7 @@ export class SessionPipeline {
     const done = await this.ports.approvals.wait(hold.approval.id, signal ? { signal } : {});
     const id = done.id;
     const hint = `approval request ${id}`;
+    const why = done.endReason ?? done.votes.find((v) => v.verdict === 'deny')?.reason;
     if (done.status === 'approved') {
       const released = await this.ports.approvals.releases(id, this.session.id, hold.command.fingerprint);
       if (released) {
@@ -225,7 +226,7 @@ export class SessionPipeline {
         : done.status === 'denied'
           ? new TollgateError(
               Errors.APPROVAL_DENIED,
-              `approval for ${hold.command.action} on ${this.session.resource} was denied${done.endReason ? `: ${done.endReason}` : ''}`,
+              `approval for ${hold.command.action} on ${this.session.resource} was denied${why ? `: ${why}` : ''}`,
               { hint },
             )
           : new TollgateError(

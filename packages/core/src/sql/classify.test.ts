@@ -99,6 +99,20 @@ describe('classifySqlAsync', () => {
     assert.equal(strictestClass(async.statements.map((s) => s.class)), 'dangerous');
     assert.equal((await classifySqlAsync(Buffer.from('SELEC 1'))).statements[0]?.class, 'unknown');
   });
+
+  it('classifies on several worker threads at once', async () => {
+    const inputs = Array.from({ length: 16 }, (_, i) =>
+      `${'SELECT a FROM t WHERE id = 1;'.repeat(200 + i)} DELETE FROM t${i % 3 ? ' WHERE id = 2' : ''}; SELEC`.slice(
+        0,
+        i % 4 === 0 ? -7 : undefined,
+      ),
+    );
+    const results = await Promise.all(inputs.map((s) => classifySqlAsync(s)));
+    assert.deepEqual(
+      results,
+      inputs.map((s) => classifySql(s)),
+    );
+  });
 });
 
 describe('STRICTNESS and strictestClass', () => {

@@ -34,7 +34,7 @@ describe('tollgate policy check', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
-      /policy\.yaml: valid \(3 resources, 2 masking profiles, \d+ rules; sha256 [0-9a-f]{16}\)\n$/,
+      /policy\.yaml: valid \(4 resources, 2 masking profiles, \d+ rules; sha256 [0-9a-f]{16}\)\n$/,
     );
   });
 

@@ -12,4 +12,11 @@ export interface ClassifiedStatement {
   readonly command: string;
 }
 
-export type SqlClassifier = (sql: string) => { readonly statements: readonly ClassifiedStatement[] };
+/**
+ * `standardConformingStrings: false` when the target reports the setting off: backslashes in
+ * '…' literals then escape quotes, and the same text splits into different statements.
+ */
+export type SqlClassifier = (
+  sql: string,
+  options: { standardConformingStrings: boolean },
+) => { readonly statements: readonly ClassifiedStatement[] };

@@ -6,6 +6,7 @@ import {
   formatOf,
   parseCommandComplete,
   parseErrorResponse,
+  parseParameterStatus,
   parseReadyForQuery,
   parseRowDescription,
   type TransactionStatus,
@@ -78,6 +79,7 @@ export class ResultStream {
     private readonly refusals: Refusals,
     private readonly onDone: (run: StatementRun) => void,
     maxMessageLength: number,
+    private readonly onParameter: (name: string, value: string) => void = () => {},
   ) {
     this.#reader = new PgFrameReader({ maxMessageLength });
   }
@@ -296,8 +298,13 @@ export class ResultStream {
         }
         return b;
       }
+      case BackendCode.ParameterStatus: {
+        const p = parseParameterStatus(b);
+        this.onParameter(p.name, p.value);
+        return b;
+      }
       default:
-        // Notice, Notification, ParameterStatus, CopyInResponse: passed on as they are.
+        // Notice, Notification, CopyInResponse: passed on as they are.
         if (code === D) return this.#maskRows(b);
         return b;
     }

@@ -141,6 +141,7 @@ export class PostgresSession {
   #gatewayKey: BackendKey | undefined;
   #encrypted = false;
   #statements = 0;
+  #standardStrings = true;
   /** Bytes read but not yet consumed by start-up and authentication. */
   #carry: Buffer = Buffer.alloc(0);
 
@@ -756,7 +757,9 @@ export class PostgresSession {
       }
   > {
     const pipeline = this.#pipeline as SessionPipeline;
-    const classified = this.opts.classify(sql).statements;
+    const classified = this.opts.classify(sql, {
+      standardConformingStrings: this.#standardStrings,
+    }).statements;
     const text = this.#maskText(sql);
     const stmts: ClassifiedStatement[] = classified.length ? [...classified] : [];
     const cmds: CommandInput[] = stmts.map((s) => ({
