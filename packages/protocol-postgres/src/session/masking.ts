@@ -8,6 +8,16 @@ import {
   type RowPlan,
 } from '@tollgate/core';
 
+/** The profile when a rule names none: scan every column for every entity. */
+export const SCAN_EVERYTHING: MaskingProfile = {
+  name: '(default: scan everything)',
+  columns: [],
+  otherwise: 'scan',
+  entities: undefined,
+  styles: {},
+  defaultStyle: undefined,
+};
+
 /** One result column as RowDescription describes it. */
 export interface ResultColumn {
   readonly name: string;
@@ -60,6 +70,8 @@ export const TYPE_NAMES: ReadonlyMap<number, string> = new Map([
  * records) is left alone: its bytes are not text, a pattern match in them would be noise, and
  * redacting inside them would corrupt the value for the client.
  */
+const MAX_CACHED_PLANS = 4096;
+
 const TEXT_LIKE_BINARY = new Set([19, 25, 114, 142, 1042, 1043, 3802, 705]);
 
 function typeName(oid: number): string {
@@ -72,7 +84,9 @@ function ruleMatches(rule: ColumnMaskRule, col: ResultColumn, table: string | un
   if (!eq(rule.column, col.name)) return false;
   if (!eq(rule.type, typeName(col.typeOid))) return false;
   if (rule.table !== undefined) {
-    if (table === undefined) return false;
+    // Table unknown (the gateway sees table OIDs, not names): a rule that masks applies, a rule
+    // that keeps does not — when in doubt, mask.
+    if (table === undefined) return rule.action !== 'keep';
     const bare = table.includes('.') ? table.slice(table.lastIndexOf('.') + 1) : table;
     if (!eq(rule.table, table) && !eq(rule.table, bare)) return false;
   }
@@ -85,6 +99,8 @@ function ruleMatches(rule: ColumnMaskRule, col: ResultColumn, table: string | un
  */
 export class ResultMasking {
   readonly #maskers = new Map<string, Masker>();
+  /** Plans by profile and column shape: the same statement run again reuses its plan. */
+  readonly #plans = new WeakMap<MaskingProfile, Map<string, RowPlan | undefined>>();
 
   constructor(
     private readonly base: MaskingConfig = {},
@@ -119,9 +135,19 @@ export class ResultMasking {
     columns: readonly ResultColumn[],
     tableOf: (oid: number) => string | undefined = () => undefined,
   ): RowPlan | undefined {
+    let cache = this.#plans.get(profile);
+    if (!cache) {
+      cache = new Map();
+      this.#plans.set(profile, cache);
+    }
+    let key = '';
+    for (const c of columns) key += `${c.name}\0${c.tableOid}\0${c.typeOid}\0${c.format}\0`;
+    if (cache.has(key)) return cache.get(key);
     const plans: ColumnPlan[] = columns.map((col) => this.#column(profile, col, tableOf(col.tableOid)));
-    if (plans.every((p) => p.action === 'keep')) return undefined;
-    return this.masker(profile).rowPlan(plans);
+    const plan = plans.every((p) => p.action === 'keep') ? undefined : this.masker(profile).rowPlan(plans);
+    if (cache.size >= MAX_CACHED_PLANS) cache.clear();
+    cache.set(key, plan);
+    return plan;
   }
 
   #column(profile: MaskingProfile, col: ResultColumn, table: string | undefined): ColumnPlan {

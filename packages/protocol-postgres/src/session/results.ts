@@ -12,7 +12,7 @@ import {
   type TransactionStatus,
 } from '../wire/index';
 import type { Refusals } from './denial';
-import type { ResultMasking } from './masking';
+import { type ResultMasking, SCAN_EVERYTHING } from './masking';
 
 /** One statement execution the gateway forwarded, from its write-ahead record to its result. */
 export interface StatementRun {
@@ -80,6 +80,7 @@ export class ResultStream {
     private readonly onDone: (run: StatementRun) => void,
     maxMessageLength: number,
     private readonly onParameter: (name: string, value: string) => void = () => {},
+    private readonly fallback: MaskingProfile = SCAN_EVERYTHING,
   ) {
     this.#reader = new PgFrameReader({ maxMessageLength });
   }
@@ -154,8 +155,8 @@ export class ResultStream {
       this.#portalFields(head.portal);
     }
     if (this.#plan) return this.#plan;
-    const profile = run?.profile;
-    if (!profile) throw new Error('no masking profile for rows');
+    // Rows the gateway cannot attribute to a statement are masked with the strictest profile.
+    const profile = run?.profile ?? this.fallback;
     const masker = this.masking.masker(profile);
     const fields = this.#fields;
     // Columns unknown (no Describe seen): scan every column, never pass rows unmasked.

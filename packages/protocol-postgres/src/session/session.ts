@@ -54,7 +54,10 @@ import type { CancelKeys } from './cancel';
 import type { ClassifiedStatement, SqlClassifier } from './classify';
 import { Refusals } from './denial';
 import { ChunkReader } from './io';
-import type { ResultMasking } from './masking';
+import { type ResultMasking, SCAN_EVERYTHING } from './masking';
+
+export { SCAN_EVERYTHING } from './masking';
+
 import { type Expectation, ResultStream, type StatementRun } from './results';
 
 export interface PostgresAdapterOptions {
@@ -86,15 +89,6 @@ export interface CancelRoute {
   readonly tls: Resource['tls'];
   readonly key: BackendKey;
 }
-
-export const SCAN_EVERYTHING: MaskingProfile = {
-  name: '(default: scan everything)',
-  columns: [],
-  otherwise: 'scan',
-  entities: undefined,
-  styles: {},
-  defaultStyle: undefined,
-};
 
 const STARTUP_MAX = 10_000;
 const MAX_TEXT_IN_AUDIT = 64 * 1024;
@@ -355,7 +349,7 @@ export class PostgresSession {
     }
 
     const resource = this.opts.policy.resource(database);
-    if (!resource || resource.protocol !== 'postgres') {
+    if (resource?.protocol !== 'postgres') {
       const e = new TollgateError(Errors.NOT_FOUND, `no PostgreSQL resource named "${database}"`, {
         hint: 'the connection database names a resource of the gateway policy',
       });
