@@ -240,6 +240,54 @@ describe('PostgreSQL through the gateway', () => {
     assert.ok(records.some((x) => x.type === 'command' && x.decision === 'approved'));
   });
 
+  test('node-postgres: portal suspension, SQL cursors and pipelined queries, all masked', {
+    timeout: 60_000,
+  }, async () => {
+    const c = await pgClient(ep());
+    try {
+      // `rows` makes node-postgres Execute with a row limit and continue after each PortalSuspended.
+      const paged = await c.query({
+        text: 'SELECT id, email FROM customers WHERE id <= $1 ORDER BY id',
+        values: [25],
+        rows: 10,
+      } as {
+        text: string;
+        values: unknown[];
+      });
+      assert.equal(paged.rows.length, 25);
+      assert.ok(paged.rows.every((r: { email: string }) => r.email === '[REDACTED:email]'));
+      await c.query('BEGIN');
+      await c.query('DECLARE cur CURSOR FOR SELECT ssn FROM customers ORDER BY id');
+      const first = await c.query('FETCH 5 FROM cur');
+      await c.query('COMMIT');
+      assert.deepEqual(
+        first.rows.map((r: { ssn: string }) => r.ssn),
+        Array(5).fill('[REDACTED:ssn]'),
+      );
+    } finally {
+      await c.end();
+    }
+    const p = await pgClient(ep(), { pipeline: true });
+    try {
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          i === 7
+            ? p.query('SELECT 1/0')
+            : p.query('SELECT email, $1::int AS i FROM customers WHERE id = $1', [i + 1]),
+        ),
+      );
+      const seen = results.map((r) =>
+        r.status === 'fulfilled' ? [r.value.rows[0].i, r.value.rows[0].email] : 'error',
+      );
+      assert.deepEqual(
+        seen,
+        Array.from({ length: 20 }, (_, i) => (i === 7 ? 'error' : [i + 1, '[REDACTED:email]'])),
+      );
+    } finally {
+      await p.end();
+    }
+  });
+
   test('psycopg 3: parameters, server-side prepared statements and a named cursor', {
     timeout: 60_000,
   }, async () => {
