@@ -175,4 +175,19 @@ describe('ResultStream (target → client)', () => {
     });
     assert.equal(parseErrorResponse(messages(feed(s2, own, []))[0] as Buffer).fields.code, '22P02');
   });
+
+  it('errors, notices and notifications that quote data are masked too', () => {
+    const s = new ResultStream(masking, new Refusals(), () => {}, 1 << 20);
+    s.expect({ kind: 'query', runs: [run()] });
+    const dup = errorResponse({
+      severity: 'ERROR',
+      code: '23505',
+      message: 'duplicate key value violates unique constraint "customers_email_key"',
+      detail: 'Key (email)=(ann@example.com) already exists.',
+    });
+    const out = messages(feed(s, Buffer.concat([dup, buildReadyForQuery('I')]), []));
+    const f = parseErrorResponse(out[0] as Buffer).fields;
+    assert.equal(f.code, '23505');
+    assert.equal(f.detail, 'Key (email)=([REDACTED:email]) already exists.');
+  });
 });

@@ -2,10 +2,15 @@ import { type Counts, type Masker, type MaskingProfile, PgFrameReader, type RowP
 import {
   BackendCode,
   buildCopyData,
+  buildErrorResponse,
+  buildNoticeResponse,
+  buildNotificationResponse,
   type FieldDescription,
   formatOf,
   parseCommandComplete,
   parseErrorResponse,
+  parseNoticeResponse,
+  parseNotificationResponse,
   parseParameterStatus,
   parseReadyForQuery,
   parseRowDescription,
@@ -273,7 +278,16 @@ export class ResultStream {
             if (e?.kind === 'execute') this.#finish(e.run, 'skipped');
           }
         }
-        return ours ?? b;
+        return ours ?? this.#maskNotice(b, 'E');
+      }
+      case BackendCode.NoticeResponse:
+        return this.#maskNotice(b, 'N');
+      case BackendCode.NotificationResponse: {
+        const n = parseNotificationResponse(b);
+        const masked = this.#maskText(n.payload);
+        return masked === n.payload
+          ? b
+          : buildNotificationResponse({ pid: n.pid, channel: n.channel, payload: masked });
       }
       case BackendCode.ReadyForQuery: {
         this.transactionStatus = parseReadyForQuery(b).status;
@@ -309,6 +323,32 @@ export class ResultStream {
         if (code === D) return this.#maskRows(b);
         return b;
     }
+  }
+
+  #maskText(text: string): string {
+    const profile = this.#currentRun()?.profile ?? this.fallback;
+    const r = this.masking.masker(profile).mask(text);
+    return Object.keys(r.counts).length === 0 ? text : r.output.toString('utf8');
+  }
+
+  /**
+   * Errors and notices can quote data ("Key (email)=(ann@example.com) already exists", a
+   * RAISE NOTICE with a value): their free-text fields are scanned like result values.
+   */
+  #maskNotice(b: Buffer, kind: 'E' | 'N'): Buffer {
+    const fields = kind === 'E' ? parseErrorResponse(b).fields : parseNoticeResponse(b).fields;
+    let changed = false;
+    for (const k of ['message', 'detail', 'hint', 'where', 'internalQuery'] as const) {
+      const v = fields[k];
+      if (v === undefined) continue;
+      const m = this.#maskText(v);
+      if (m !== v) {
+        fields[k] = m;
+        changed = true;
+      }
+    }
+    if (!changed) return b;
+    return kind === 'E' ? buildErrorResponse(fields) : buildNoticeResponse(fields);
   }
 
   /** COPY TO STDOUT data: text rows are scanned like values; the row split is kept. */
