@@ -23,6 +23,9 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # pgbouncer: the PgBouncer side of the PostgreSQL benchmark; python3-psycopg: the psycopg 3 client suite.
 dpkg -s pgbouncer >/dev/null 2>&1 || need+=(pgbouncer)
 dpkg -s python3-psycopg >/dev/null 2>&1 || need+=(python3-psycopg)
+# openssh-server/-client: sshd as the SSH suites' target; ssh and ssh-keygen as their clients.
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     log "installing Debian packages: ${need[*]}"

@@ -17,6 +17,7 @@ export {
 export { freePort } from './ports';
 export * from './provider';
 export { libpqFreeEnv, type PsqlConnection, type PsqlOptions, psql, psqlBinary } from './psql';
+export { publicKeyFingerprint, SSHD, sshKeygen, startLocalSshd } from './sshd';
 
 let selected: Promise<TargetProvider> | undefined;
 

@@ -23,12 +23,15 @@ import {
   type PostgresOptions,
   type PostgresTarget,
   postgresConnection,
+  type SshdOptions,
+  type SshdTarget,
   type StopOptions,
   type StopResult,
   type TargetKind,
   type TargetProvider,
 } from './provider';
 import { libpqFreeEnv } from './psql';
+import { startLocalSshd } from './sshd';
 
 /** Where Debian installs PostgreSQL server versions: /usr/lib/postgresql/<major>/bin. */
 const PG_ROOT = '/usr/lib/postgresql';
@@ -170,7 +173,12 @@ export class LocalProvider implements TargetProvider {
   readonly name = 'local' as const;
 
   supports(kind: TargetKind): boolean {
-    return kind === 'postgres';
+    return kind === 'postgres' || kind === 'sshd';
+  }
+
+  /** Debian's OpenSSH sshd as a local process (see sshd.ts). */
+  startSshd(opts: SshdOptions): Promise<SshdTarget> {
+    return startLocalSshd(opts);
   }
 
   async startPostgres(opts: PostgresOptions): Promise<PostgresTarget> {

@@ -12,7 +12,7 @@
 
 export type ProviderName = 'testcontainers' | 'local';
 
-/** Kinds of target a provider may be able to start. Only `postgres` is implemented so far. */
+/** Kinds of target a provider may be able to start. `postgres` everywhere; `sshd` by the local provider. */
 export type TargetKind = 'postgres' | 'sshd' | 'kube-apiserver';
 
 export interface StopOptions {
@@ -98,8 +98,31 @@ export interface TargetProvider {
   supports(kind: TargetKind): boolean;
   /** Starts a fresh PostgreSQL server for one suite; rejects with the server log's tail on failure. */
   startPostgres(opts: PostgresOptions): Promise<PostgresTarget>;
-  // Later: startSshd(opts: SshdOptions): Promise<SshdTarget>;
-  //        startKubeApiserver(opts: KubeApiserverOptions): Promise<KubeApiserverTarget>;
+  /** Starts a fresh OpenSSH sshd for one suite (local provider only, so far). */
+  startSshd?(opts: SshdOptions): Promise<SshdTarget>;
+  // Later: startKubeApiserver(opts: KubeApiserverOptions): Promise<KubeApiserverTarget>;
+}
+
+export interface SshdOptions {
+  /** Suite name, used for temp dir and kept-log names: letters, digits, `.`, `_`, `-`. */
+  suite: string;
+  /** More `authorized_keys` lines for the login user, besides the generated client key. */
+  authorizedKeys?: readonly string[];
+  /** Bound on the whole start-up, in milliseconds (default 30 000). */
+  startTimeoutMs?: number;
+}
+
+export interface SshdTarget extends Target {
+  readonly kind: 'sshd';
+  /** The login user at the target (the user running the tests), authorized by `clientKeyPath`. */
+  readonly user: string;
+  /** Private key file (OpenSSH format, unencrypted, Ed25519) authorized for `user`. */
+  readonly clientKeyPath: string;
+  readonly clientPublicKey: string;
+  /** `ssh-ed25519 AAAA… comment`: the target's host key. */
+  readonly hostPublicKey: string;
+  /** `SHA256:…` of the host key, as a policy resource pins it. */
+  readonly hostKeyFingerprint: string;
 }
 
 export const POSTGRES_DEFAULTS = {

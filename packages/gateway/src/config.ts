@@ -13,7 +13,7 @@ import {
 } from '@tollgate/control-plane';
 import { Errors, type MaskingConfig, readMaskingConfig, TollgateError, YamlSource } from '@tollgate/core';
 import type { Node } from 'yaml';
-import type { PostgresListenerConfig } from './gateway';
+import type { PostgresListenerConfig, SshListenerConfig } from './gateway';
 
 /** The gateway's config file. Every section is optional; unknown fields are errors. */
 export interface GatewayConfig {
@@ -26,6 +26,7 @@ export interface GatewayConfig {
   audit?: AuditConfig;
   approvals?: ApprovalsConfig;
   postgres?: PostgresListenerConfig;
+  ssh?: SshListenerConfig;
 }
 
 export const TOP_LEVEL_FIELDS = [
@@ -37,6 +38,7 @@ export const TOP_LEVEL_FIELDS = [
   'audit',
   'approvals',
   'postgres',
+  'ssh',
 ] as const;
 
 export const DEFAULT_API = { host: '127.0.0.1', port: 8081 } as const;
@@ -69,6 +71,28 @@ export function parseConfig(src: YamlSource): GatewayConfig {
   if (approvals !== undefined) out.approvals = readApprovalsConfig(src, approvals);
   const postgres = get('postgres');
   if (postgres !== undefined) out.postgres = readPostgres(src, postgres);
+  const ssh = get('ssh');
+  if (ssh !== undefined) out.ssh = readSsh(src, ssh);
+  return out;
+}
+
+function readSsh(src: YamlSource, node: Node): SshListenerConfig {
+  const m = src.map(node, 'ssh', ['listen', 'hostKeyFile', 'connectTimeoutMs']);
+  const { host, port } = readListen(src, m.get('listen'), 'ssh.listen');
+  const hostKeyFile = resolve(dirname(src.file), src.string(m.get('hostKeyFile'), 'ssh.hostKeyFile'));
+  const out: { -readonly [K in keyof SshListenerConfig]: SshListenerConfig[K] } = { host, port, hostKeyFile };
+  const t = m.get('connectTimeoutMs');
+  if (t !== undefined) {
+    const v = (t as { value?: unknown }).value;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 100 || v > 600_000) {
+      throw src.error(
+        t,
+        'ssh.connectTimeoutMs',
+        'expected a whole number of milliseconds from 100 to 600000',
+      );
+    }
+    out.connectTimeoutMs = v;
+  }
   return out;
 }
 

@@ -11,6 +11,7 @@ import {
   TollgateError,
 } from '@tollgate/core';
 import { PostgresAdapter, ResultMasking } from '@tollgate/protocol-postgres';
+import { SshAdapter } from '@tollgate/protocol-ssh';
 
 /** The `postgres:` config section: where agents' PostgreSQL clients connect. */
 export interface PostgresListenerConfig {
@@ -23,9 +24,20 @@ export interface PostgresListenerConfig {
   readonly maxMessageLength?: number;
 }
 
+/** The `ssh:` config section: where agents' SSH clients connect. */
+export interface SshListenerConfig {
+  readonly host: string;
+  readonly port: number;
+  /** The gateway's host key; an Ed25519 key is generated there (mode 0600) on first start. */
+  readonly hostKeyFile: string;
+  /** Bound on connecting and logging in to a target, in milliseconds (default 10 000). */
+  readonly connectTimeoutMs?: number;
+}
+
 export interface GatewayOptions {
   readonly controlPlane: ControlPlaneConfig;
   readonly postgres?: PostgresListenerConfig;
+  readonly ssh?: SshListenerConfig;
   readonly masking?: MaskingConfig;
   readonly env?: NodeJS.ProcessEnv;
   readonly log?: (line: string) => void;
@@ -36,6 +48,7 @@ export class Gateway {
   private constructor(
     readonly controlPlane: ControlPlane,
     readonly postgres: Listener | undefined,
+    readonly ssh: Listener | undefined,
   ) {}
 
   static async start(opts: GatewayOptions): Promise<Gateway> {
@@ -43,6 +56,7 @@ export class Gateway {
     const env = opts.env ?? process.env;
     const cp = await ControlPlane.start(opts.controlPlane, { env, log });
     let pg: Listener | undefined;
+    let ssh: Listener | undefined;
     try {
       if (opts.postgres) {
         const c = opts.postgres;
@@ -67,8 +81,28 @@ export class Gateway {
         const port = await pg.listen();
         log(`postgres listener on ${c.host}:${port}`);
       }
-      return new Gateway(cp, pg);
+      if (opts.ssh) {
+        const c = opts.ssh;
+        // one compiled engine per profile, as for PostgreSQL results
+        const sshProfiles = new ResultMasking(opts.masking ?? {}, env);
+        const adapter = new SshAdapter({
+          authenticator: cp.authenticator,
+          policy: cp.policy,
+          approvals: cp.approvals,
+          audit: cp.audit,
+          vault: cp.vault,
+          masker: new Masker(engineOptions(opts.masking ?? {}, env)),
+          profileMasker: (p) => sshProfiles.masker(p),
+          hostKeyFile: c.hostKeyFile,
+          ...(c.connectTimeoutMs !== undefined ? { connectTimeoutMs: c.connectTimeoutMs } : {}),
+        });
+        ssh = new Listener(adapter, { host: c.host, port: c.port, log });
+        const port = await ssh.listen();
+        log(`ssh listener on ${c.host}:${port} (host key ${adapter.hostKey.fingerprint})`);
+      }
+      return new Gateway(cp, pg, ssh);
     } catch (err) {
+      await ssh?.close(0);
       await pg?.close(0);
       await cp.stop();
       throw err;
@@ -76,7 +110,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
-    await this.postgres?.close();
+    await Promise.all([this.postgres?.close(), this.ssh?.close()]);
     await this.controlPlane.stop();
   }
 }

@@ -47,6 +47,12 @@ export interface PruneBoundary {
   hash: string;
 }
 
+export interface ExtendOptions {
+  pruneBefore?: number;
+  timeoutMs: number;
+  beforeCommit?: () => void;
+}
+
 export type Build = (head: HeadRow, boundary: PruneBoundary | undefined) => Extension | undefined;
 
 /** Head and what lies beyond it, read in one statement (one snapshot). */
@@ -66,9 +72,10 @@ export interface Backend {
   /**
    * One transaction holding the chain lock: reads the head (and, for pruning, the boundary),
    * calls `build`, writes its rows, checkpoints and new head, commits. `build` returning
-   * undefined rolls back and resolves undefined.
+   * undefined rolls back and resolves undefined. `beforeCommit` (SQLite only) runs after the
+   * writes, just before COMMIT; throwing there rolls back.
    */
-  extend(build: Build, opts: { pruneBefore?: number; timeoutMs: number }): Promise<Extension | undefined>;
+  extend(build: Build, opts: ExtendOptions): Promise<Extension | undefined>;
   readHead(): Promise<HeadRow | undefined>;
   tail(afterSeq: number): Promise<TailState>;
   page(afterSeq: number, limit: number): Promise<StoredRow[]>;

@@ -5,6 +5,7 @@ import {
   type Build,
   CHECKPOINT_COLUMNS,
   COLUMNS,
+  type ExtendOptions,
   type Extension,
   HEAD_COLUMNS,
   type HeadRow,
@@ -146,6 +147,11 @@ export class SqliteBackend implements Backend {
     this.#stmts = this.prepare(readOnly);
   }
 
+  /** Prepares the statements on tables that another connection created (the writer thread's). */
+  attach(): void {
+    this.#stmts = this.prepare(false);
+  }
+
   private prepare(readOnly: boolean) {
     const db = this.#db;
     const writes = readOnly
@@ -197,7 +203,12 @@ export class SqliteBackend implements Backend {
     return w;
   }
 
-  async extend(build: Build, opts: { pruneBefore?: number }): Promise<Extension | undefined> {
+  async extend(build: Build, opts: ExtendOptions): Promise<Extension | undefined> {
+    return this.extendNow(build, opts);
+  }
+
+  /** `extend`, synchronously (the writer thread runs without an event loop turn per request). */
+  extendNow(build: Build, opts: ExtendOptions): Extension | undefined {
     const w = this.w;
     const run = this.#db.transaction((): Extension | undefined => {
       const head = headFromDb(this.s.head.get() as Row | undefined);
@@ -228,6 +239,7 @@ export class SqliteBackend implements Backend {
       }
       const h = ext.head;
       w.updateHead.run(h.seq, h.hash, h.at, h.signature ?? null, h.keyId ?? null, h.cpSeq, h.cpAt);
+      opts.beforeCommit?.();
       return ext;
     });
     // IMMEDIATE takes the write lock before reading the head, so two processes on one file
@@ -282,10 +294,18 @@ export class SqliteBackend implements Backend {
   }
 
   async deleteThrough(through: number, chunk: number): Promise<number> {
+    return this.deleteThroughNow(through, chunk);
+  }
+
+  deleteThroughNow(through: number, chunk: number): number {
     return this.w.deleteThrough.run(through, chunk).changes;
   }
 
   async deleteCheckpointsBefore(seq: number): Promise<void> {
+    this.deleteCheckpointsBeforeNow(seq);
+  }
+
+  deleteCheckpointsBeforeNow(seq: number): void {
     this.w.deleteCheckpoints.run(seq);
   }
 }

@@ -23,10 +23,15 @@ const sqliteTarget: AuditSuiteTarget = {
   },
   async breakWrites(db) {
     if (db.kind !== 'sqlite') throw new Error('sqlite only');
-    // as a read-only file would: every write fails with SQLITE_READONLY
-    db.db.pragma('query_only = ON');
+    // Every write to the audit tables fails, on every connection (the store writes on its own,
+    // in its writer thread), as they would on a read-only file.
+    db.db.exec(`
+      CREATE TRIGGER test_readonly_log BEFORE INSERT ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END;
+      CREATE TRIGGER test_readonly_head BEFORE UPDATE ON audit_head
+        BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END;`);
     return async () => {
-      db.db.pragma('query_only = OFF');
+      db.db.exec('DROP TRIGGER test_readonly_log; DROP TRIGGER test_readonly_head');
     };
   },
   async close(db) {
@@ -40,34 +45,49 @@ describe('audit store on SQLite', () => {
   it('refuses appends when the database is full (max_page_count), leaving the chain intact', async () => {
     const db = openSqlite(join(root, 'full.db')) as Extract<StoreDb, { kind: 'sqlite' }>;
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    const store = await openAuditStore(db, { signingKey: privateKey, checkpointEvery: 5 });
+    const opts = { signingKey: privateKey, checkpointEvery: 5 };
     try {
-      for (let i = 0; i < 12; i++) await store.append(sampleEvent(i));
+      const first = await openAuditStore(db, opts);
+      for (let i = 0; i < 12; i++) await first.append(sampleEvent(i));
+      await first.close();
       db.db.pragma('wal_checkpoint(TRUNCATE)');
       const pages = Number(db.db.pragma('page_count', { simple: true }));
+      // The store's writer connection takes the limit of the connection it is given.
       db.db.pragma(`max_page_count = ${pages}`);
-      const big = Array.from({ length: 40 }, (_, i) =>
-        store.append({ ...sampleEvent(100 + i), data: { blob: 'y'.repeat(8000) } }),
-      );
-      const results = await Promise.allSettled(big);
-      assert.ok(results.every((r) => r.status === 'rejected'));
-      const err = (results[0] as PromiseRejectedResult).reason as TollgateError;
-      assert.ok(err instanceof TollgateError);
-      assert.equal(err.kind, Errors.AUDIT_UNAVAILABLE);
-      assert.match(err.message, /^audit store cannot write \(sqlite .*full\.db\): database or disk is full$/);
-      assert.ok(err.hint);
-      assert.equal(store.stats().failedCommits, 1);
-      assert.equal((await store.query({})).length, 12);
-      assert.equal((await store.verify({ publicKey })).ok, true);
+      const store = await openAuditStore(db, opts);
+      try {
+        const big = Array.from({ length: 40 }, (_, i) =>
+          store.append({ ...sampleEvent(100 + i), data: { blob: 'y'.repeat(8000) } }),
+        );
+        const results = await Promise.allSettled(big);
+        assert.ok(results.every((r) => r.status === 'rejected'));
+        const err = (results[0] as PromiseRejectedResult).reason as TollgateError;
+        assert.ok(err instanceof TollgateError);
+        assert.equal(err.kind, Errors.AUDIT_UNAVAILABLE);
+        assert.match(
+          err.message,
+          /^audit store cannot write \(sqlite .*full\.db\): database or disk is full$/,
+        );
+        assert.ok(err.hint);
+        assert.equal(store.stats().failedCommits, 1);
+        assert.equal((await store.query({})).length, 12);
+        assert.equal((await store.verify({ publicKey })).ok, true);
+      } finally {
+        await store.close();
+      }
 
       db.db.pragma('max_page_count = 1073741823');
-      const next = await store.append(sampleEvent(12));
-      assert.equal(next.seq, 13);
-      const r = await store.verify({ publicKey });
-      assert.equal(r.ok, true, r.summary);
-      assert.equal(r.records, 13);
+      const again = await openAuditStore(db, opts);
+      try {
+        const next = await again.append(sampleEvent(12));
+        assert.equal(next.seq, 13);
+        const r = await again.verify({ publicKey });
+        assert.equal(r.ok, true, r.summary);
+        assert.equal(r.records, 13);
+      } finally {
+        await again.close();
+      }
     } finally {
-      await store.close();
       await closeStore(db);
     }
   });

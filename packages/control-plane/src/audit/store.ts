@@ -9,10 +9,11 @@ import {
 } from '@tollgate/core';
 import type { StoreDb } from '../store/database';
 import type { Backend, Extension, HeadRow, StoredRow } from './backend';
-import { type CanonicalParts, canonicalJson, canonicalParts, recordHash } from './canonical';
+import { type ChainRules, type Prepared, prepare, type WriteOp, type WriteResult } from './chain';
 import { PostgresBackend } from './postgres';
 import { Signer } from './signing';
 import { SqliteBackend } from './sqlite';
+import { SqliteWriter } from './sqlite-writer';
 import type {
   AuditQuery,
   AuditStore,
@@ -23,6 +24,7 @@ import type {
   VerifyReport,
 } from './types';
 import { verifyChain } from './verify';
+import { type ChainWriter, DirectWriter } from './writer';
 
 /** Longest a lazy append waits for another commit to join before forcing its own. */
 const LAZY_COMMIT_MS = 20;
@@ -38,64 +40,11 @@ const MAX_BATCH = 2000;
 const MAX_QUERY_LIMIT = 100_000;
 const PRUNE_CHUNK = 10_000;
 
-/** An event checked and turned into canonical text, waiting for its position. */
-interface Prepared {
-  at: number;
-  type: string;
-  sessionId: string | undefined;
-  identityJson: string | undefined;
-  subject: string | undefined;
-  resource: string | undefined;
-  action: string | undefined;
-  decision: string | undefined;
-  approvalId: string | undefined;
-  dataJson: string | undefined;
-  parts: CanonicalParts;
-}
-
 interface Job {
   ev: Prepared;
   resolve: (r: AuditRecord) => void;
   reject: (e: unknown) => void;
 }
-
-/** A record's identity and data together, as canonical JSON characters. */
-const MAX_RECORD_CHARS = 1 << 20;
-
-function optString(v: unknown, field: string): string | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new TypeError(`audit event: ${field} must be a string`);
-  // PostgreSQL text cannot hold NUL; refusing it here keeps one bad event from failing a batch.
-  if (v.includes('\0')) throw new TypeError(`audit event: ${field} contains a NUL character`);
-  return v;
-}
-
-function prepare(e: AuditEventInput): Prepared {
-  const at = e.at === undefined ? Date.now() : Math.trunc(e.at);
-  if (!Number.isSafeInteger(at)) throw new TypeError('audit event: at must be epoch milliseconds');
-  const type = optString(e.type, 'type');
-  if (!type) throw new TypeError('audit event: type is required');
-  const p: Prepared = {
-    at,
-    type,
-    sessionId: optString(e.sessionId, 'sessionId'),
-    identityJson: e.identity === undefined ? undefined : canonicalJson(e.identity),
-    subject: e.identity?.subject,
-    resource: optString(e.resource, 'resource'),
-    action: optString(e.action, 'action'),
-    decision: optString(e.decision, 'decision'),
-    approvalId: optString(e.approvalId, 'approvalId'),
-    dataJson: e.data === undefined ? undefined : canonicalJson(e.data),
-    parts: EMPTY_PARTS,
-  };
-  if ((p.identityJson?.length ?? 0) + (p.dataJson?.length ?? 0) > MAX_RECORD_CHARS) {
-    throw new TypeError(`audit event: identity and data exceed ${MAX_RECORD_CHARS} characters`);
-  }
-  p.parts = canonicalParts(p);
-  return p;
-}
-
-const EMPTY_PARTS: CanonicalParts = { head: '', middle: '', tail: '' };
 
 /** A stored row as the record callers see (identity and data parsed, absent fields left out). */
 export function toRecord(r: StoredRow): AuditRecord {
@@ -120,8 +69,8 @@ function reason(err: unknown): string {
 
 class Store implements AuditStore {
   readonly #backend: Backend;
+  readonly #writer: ChainWriter | undefined;
   readonly #signer: Signer;
-  readonly #every: number;
   readonly #intervalMs: number;
   readonly #maxPending: number;
   readonly #timeoutMs: number;
@@ -139,10 +88,15 @@ class Store implements AuditStore {
   #lastCheckpointAt = Date.now();
   #stats = { appended: 0, commits: 0, failedCommits: 0 };
 
-  constructor(backend: Backend, opts: AuditStoreOptions) {
+  /** `makeWriter` is not called for a read-only store. */
+  constructor(
+    backend: Backend,
+    opts: AuditStoreOptions,
+    makeWriter: (rules: ChainRules, timeoutMs: number) => ChainWriter,
+  ) {
     this.#backend = backend;
     this.#signer = new Signer(opts.signingKey);
-    this.#every = positive(opts.checkpointEvery ?? DEFAULTS.checkpointEvery, 'checkpointEvery');
+    const every = positive(opts.checkpointEvery ?? DEFAULTS.checkpointEvery, 'checkpointEvery');
     this.#intervalMs = positive(
       opts.checkpointIntervalMs ?? DEFAULTS.checkpointIntervalMs,
       'checkpointIntervalMs',
@@ -150,6 +104,15 @@ class Store implements AuditStore {
     this.#maxPending = positive(opts.maxPending ?? DEFAULTS.maxPending, 'maxPending');
     this.#timeoutMs = positive(opts.commitTimeoutMs ?? DEFAULTS.commitTimeoutMs, 'commitTimeoutMs');
     this.#readOnly = opts.readOnly === true;
+    this.#writer = this.#readOnly
+      ? undefined
+      : makeWriter({ every, intervalMs: this.#intervalMs, signer: this.#signer }, this.#timeoutMs);
+  }
+
+  /** Runs `op` on the writer (SQLite: its thread); callers hold `#exclusive`. */
+  #write(op: WriteOp): Promise<WriteResult> {
+    if (!this.#writer) return Promise.reject(new Error('opened read-only'));
+    return this.#writer.write(op, this.#timeoutMs);
   }
 
   #unavailable(err: unknown, what = 'cannot write'): TollgateError {
@@ -173,29 +136,11 @@ class Store implements AuditStore {
 
   async start(): Promise<void> {
     if (this.#readOnly) return;
-    if (this.#signer.keyId) await this.#exclusive(() => this.#signGenesis());
+    // A fresh log gets a signed head, so that wiping it back to empty does not go unnoticed.
+    if (this.#signer.keyId) await this.#exclusive(() => this.#write({ kind: 'genesis' }));
     const tick = Math.max(10, Math.min(Math.floor(this.#intervalMs / 4), 15_000));
     this.#timer = setInterval(() => this.#onTimer(), tick);
     this.#timer.unref();
-  }
-
-  /** A fresh log gets a signed head, so that wiping it back to empty does not go unnoticed. */
-  async #signGenesis(): Promise<void> {
-    await this.#backend.extend(
-      (head) => {
-        if (head.seq !== 0 || head.signature !== undefined) return undefined;
-        return { rows: [], checkpoints: [], head: this.#signed({ ...head }) };
-      },
-      { timeoutMs: this.#timeoutMs },
-    );
-  }
-
-  #signed(h: HeadRow): HeadRow {
-    return { ...h, signature: this.#signer.sign(h.seq, h.hash, h.at), keyId: this.#signer.keyId };
-  }
-
-  #checkpoint(seq: number, hash: string, at: number, kind: Checkpoint['kind']): Checkpoint {
-    return { seq, hash, at, kind, signature: this.#signer.sign(seq, hash, at), keyId: this.#signer.keyId };
   }
 
   append(e: AuditEventInput, options?: AppendOptions): Promise<AuditRecord> {
@@ -264,18 +209,9 @@ class Store implements AuditStore {
   }
 
   async #commit(batch: Job[]): Promise<void> {
-    const now = Date.now();
     let ext: Extension | undefined;
     try {
-      ext = await this.#backend.extend(
-        (head) =>
-          this.#buildAppend(
-            head,
-            batch.map((j) => j.ev),
-            now,
-          ),
-        { timeoutMs: this.#timeoutMs },
-      );
+      ({ ext } = await this.#write({ kind: 'append', events: batch.map((j) => j.ev), now: Date.now() }));
       if (!ext) throw new Error('nothing was written');
     } catch (err) {
       this.#stats.failedCommits++;
@@ -295,45 +231,6 @@ class Store implements AuditStore {
     this.#lastCheckpointAt = h.cpAt || this.#lastCheckpointAt;
   }
 
-  #buildAppend(head: HeadRow, events: Prepared[], now: number): Extension {
-    let seq = head.seq;
-    let prev = head.hash;
-    let cpSeq = head.cpSeq;
-    let cpAt = head.cpAt;
-    const rows: StoredRow[] = [];
-    const checkpoints: Checkpoint[] = [];
-    for (const ev of events) {
-      seq++;
-      const hash = recordHash(ev.parts, seq, prev);
-      rows.push({
-        seq,
-        at: ev.at,
-        type: ev.type,
-        sessionId: ev.sessionId,
-        identity: ev.identityJson,
-        subject: ev.subject,
-        resource: ev.resource,
-        action: ev.action,
-        decision: ev.decision,
-        approvalId: ev.approvalId,
-        data: ev.dataJson,
-        prevHash: prev,
-        hash,
-      });
-      prev = hash;
-      if (seq - cpSeq >= this.#every) {
-        checkpoints.push(this.#checkpoint(seq, hash, now, 'periodic'));
-        cpSeq = seq;
-        cpAt = now;
-      }
-    }
-    return {
-      rows,
-      checkpoints,
-      head: this.#signed({ seq, hash: prev, at: now, signature: undefined, keyId: undefined, cpSeq, cpAt }),
-    };
-  }
-
   #onTimer(): void {
     if (!this.#uncovered || this.#closed) return;
     if (Date.now() - this.#lastCheckpointAt < this.#intervalMs) return;
@@ -346,26 +243,16 @@ class Store implements AuditStore {
 
   /** Writes a checkpoint at the head (periodic: only when due); returns the one at the head. */
   async #writeCheckpoint(kind: 'periodic' | 'manual'): Promise<Checkpoint | undefined> {
-    const now = Date.now();
-    let headSeq = 0;
-    let made: Checkpoint | undefined;
-    const ext = await this.#backend.extend(
-      (head) => {
-        headSeq = head.seq;
-        if (head.seq === 0 || head.cpSeq === head.seq) return undefined;
-        if (kind === 'periodic' && now - head.cpAt < this.#intervalMs) return undefined;
-        made = this.#checkpoint(head.seq, head.hash, now, kind);
-        return {
-          rows: [],
-          checkpoints: [made],
-          head: this.#signed({ ...head, at: now, cpSeq: head.seq, cpAt: now }),
-        };
-      },
-      { timeoutMs: this.#timeoutMs },
-    );
-    if (ext) this.#noteHead(ext.head);
-    if (made || headSeq === 0) return made;
-    return this.#backend.checkpointAt(headSeq);
+    const { ext, head } = await this.#write({
+      kind: 'checkpoint',
+      periodic: kind === 'periodic',
+      now: Date.now(),
+    });
+    if (ext) {
+      this.#noteHead(ext.head);
+      return ext.checkpoints[0];
+    }
+    return head.seq === 0 ? undefined : this.#backend.checkpointAt(head.seq);
   }
 
   async checkpoint(): Promise<Checkpoint | undefined> {
@@ -378,51 +265,30 @@ class Store implements AuditStore {
   }
 
   async prune(before: number): Promise<PruneResult> {
-    if (this.#readOnly) throw this.#unavailable(new Error('opened read-only'));
-    const now = Date.now();
-    let anchor: Checkpoint | undefined;
+    const writer = this.#writer;
+    if (!writer) throw this.#unavailable(new Error('opened read-only'));
     let ext: Extension | undefined;
     try {
-      ext = await this.#exclusive(() =>
-        this.#backend.extend(
-          (head, boundary) => {
-            if (!boundary) return undefined;
-            anchor = this.#checkpoint(boundary.seq, boundary.hash, now, 'prune');
-            const ev = prepare({
-              type: 'checkpoint.prune',
-              at: now,
-              data: {
-                before,
-                throughSeq: boundary.seq,
-                removed: boundary.seq - boundary.firstSeq + 1,
-                anchorHash: boundary.hash,
-              },
-            });
-            const out = this.#buildAppend(head, [ev], now);
-            out.checkpoints.unshift(anchor);
-            return out;
-          },
-          { pruneBefore: before, timeoutMs: this.#timeoutMs },
-        ),
-      );
+      ({ ext } = await this.#exclusive(() => this.#write({ kind: 'prune', before, now: Date.now() })));
     } catch (err) {
       throw this.#unavailable(err);
     }
+    const anchor = ext?.checkpoints[0];
     if (!ext || !anchor)
       return { removed: 0, throughSeq: undefined, checkpoint: undefined, record: undefined };
     this.#noteHead(ext.head);
     const through = anchor.seq;
     let removed = 0;
     try {
-      // In chunks, so neither SQLite's event loop nor a PostgreSQL transaction is held long.
+      // In chunks, so that no transaction (nor, on PostgreSQL, a lock) is held long.
       // A prune interrupted here is finished by the next one; verify accepts the partial prefix.
       for (;;) {
-        const n = await this.#backend.deleteThrough(through, PRUNE_CHUNK);
+        const n = await writer.deleteThrough(through, PRUNE_CHUNK);
         removed += n;
         if (n < PRUNE_CHUNK) break;
         await new Promise((resolve) => setImmediate(resolve));
       }
-      await this.#backend.deleteCheckpointsBefore(through);
+      await writer.deleteCheckpointsBefore(through);
     } catch (err) {
       throw this.#unavailable(err, `stopped pruning after ${removed} records`);
     }
@@ -474,6 +340,7 @@ class Store implements AuditStore {
       });
     }
     await this.#mutex;
+    await this.#writer?.close();
   }
 }
 
@@ -489,16 +356,31 @@ function positive(n: number, name: string): number {
 
 /**
  * Opens the audit log in `db` (SQLite or PostgreSQL), creating its tables when needed. The
- * store does not own `db`: close the store, then the database.
+ * store does not own `db`: close the store, then the database. On a SQLite file the store
+ * commits on a writer thread with its own connection to `db.path` (see sqlite-writer.ts), which
+ * takes `db`'s synchronous (at least FULL), busy_timeout and max_page_count; reads use `db`.
  */
 export async function openAuditStore(db: StoreDb, opts: AuditStoreOptions = {}): Promise<AuditStore> {
   const backend: Backend =
     db.kind === 'sqlite' ? new SqliteBackend(db.db, db.path) : new PostgresBackend(db.pool, db.config);
-  const store = new Store(backend, opts);
+  const store = new Store(backend, opts, (rules, timeoutMs) =>
+    // An in-memory database cannot be opened a second time: it commits on the caller's thread.
+    db.kind === 'sqlite' && !db.db.memory && db.path !== '' && db.path !== ':memory:'
+      ? new SqliteWriter({
+          path: db.path,
+          every: rules.every,
+          intervalMs: rules.intervalMs,
+          signingKey: opts.signingKey,
+          timeoutMs,
+          like: db.db,
+        })
+      : new DirectWriter(backend, rules),
+  );
   try {
     await backend.init(opts.readOnly === true);
     await store.start();
   } catch (err) {
+    await store.close().catch(() => {});
     if (err instanceof TollgateError) throw err;
     throw new TollgateError(
       Errors.AUDIT_UNAVAILABLE,

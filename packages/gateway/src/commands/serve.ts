@@ -44,6 +44,7 @@ export const serveCommand: Command = {
     const gw = await Gateway.start({
       controlPlane: { ...cfg, ...(api ? { api } : {}) },
       ...(file.postgres ? { postgres: file.postgres } : {}),
+      ...(file.ssh ? { ssh: file.ssh } : {}),
       ...(file.masking ? { masking: file.masking } : {}),
       env: io.env,
       log,

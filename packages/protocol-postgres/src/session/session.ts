@@ -136,6 +136,7 @@ export class PostgresSession {
   #encrypted = false;
   #statements = 0;
   #standardStrings = true;
+  #onTargetClose: (() => void) | undefined;
   /** Bytes read but not yet consumed by start-up and authentication. */
   #carry: Buffer = Buffer.alloc(0);
 
@@ -175,6 +176,8 @@ export class PostgresSession {
       this.ctx.signal.removeEventListener('abort', onShutdown);
       this.#gone.abort('client disconnected');
       if (this.#gatewayKey) this.cancelKeys.release(this.#gatewayKey);
+      // The session is ending on purpose: no "target closed the connection" for the client.
+      if (this.#onTargetClose) this.#target?.socket.off('close', this.#onTargetClose);
       this.#target?.socket.destroy();
       await this.#pipeline?.end({ statements: this.#statements });
       this.#client.end();
@@ -474,13 +477,14 @@ export class PostgresSession {
       }
     });
     tsock.on('error', () => {});
-    tsock.on('close', () => {
+    this.#onTargetClose = () => {
       targetGone = true;
       if (!this.#client.destroyed) {
         this.#send(fatal(new TollgateError(Errors.TARGET_UNAVAILABLE, 'the target closed the connection')));
         this.#client.end();
       }
-    });
+    };
+    tsock.on('close', this.#onTargetClose);
     if (target.leftover.length > 0) tsock.emit('data', target.leftover);
     tsock.resume();
 

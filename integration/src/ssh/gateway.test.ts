@@ -1,0 +1,600 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+import type { Identity } from '@tollgate/core';
+import { Gateway } from '@tollgate/gateway';
+import { Client } from 'ssh2';
+import {
+  FailureTracker,
+  freePort,
+  LocalProvider,
+  publicKeyFingerprint,
+  run,
+  type SshdTarget,
+  sshKeygen,
+} from '../harness/index';
+
+/**
+ * The SSH data path end to end: Debian's OpenSSH sshd as the target, the real gateway (control
+ * plane on SQLite, SSH listener), and real clients — OpenSSH `ssh` with a public key registered
+ * to a service account, and the ssh2 client with the service account's API key as the password.
+ */
+
+const OTHER_KEY = `SHA256:${'A'.repeat(43)}`;
+
+const policy = (t: SshdTarget, keyFile: string, echoPort: number, downPort: number) => `version: 1
+roles:
+  admin: [{ group: platform-admins }]
+  reviewer: [{ group: ops }]
+resources:
+  box:
+    protocol: ssh
+    address: 127.0.0.1:${t.port}
+    username: ${t.user}
+    credential: { file: ${keyFile} }
+    hostKey: ${t.hostKeyFingerprint}
+  box-moved:
+    protocol: ssh
+    address: 127.0.0.1:${t.port}
+    username: ${t.user}
+    credential: { file: ${keyFile} }
+    hostKey: ${OTHER_KEY}
+  box-ro:
+    protocol: ssh
+    address: 127.0.0.1:${t.port}
+    username: ${t.user}
+    credential: { file: ${keyFile} }
+    hostKey: ${t.hostKeyFingerprint}
+  box-down:
+    protocol: ssh
+    address: 127.0.0.1:${downPort}
+    username: ${t.user}
+    credential: { file: ${keyFile} }
+    hostKey: ${t.hostKeyFingerprint}
+maskingProfiles:
+  ops:
+    otherwise: scan
+    styles: { card: last4 }
+rules:
+  - name: agents-exec
+    subjects: [{ group: agents }]
+    resources: [box, box-moved, box-down]
+    actions: [exec]
+    effect: allow
+    masking: ops
+  - name: rm-needs-ops
+    subjects: [{ group: agents }]
+    resources: [box]
+    actions: [exec]
+    when: { programs: [rm] }
+    effect: require-approval
+    approval: { reviewers: [ops], approvals: 1, timeout: 2m }
+  - name: agents-sftp
+    subjects: [{ group: agents }]
+    resources: [box, box-ro]
+    actions: [sftp-read]
+    effect: allow
+  - name: agents-sftp-write
+    subjects: [{ group: agents }]
+    resources: [box]
+    actions: [sftp-write]
+    effect: allow
+  - name: agents-shell
+    subjects: [{ group: agents }]
+    resources: [box]
+    actions: [shell]
+    effect: allow
+  - name: forward-to-echo
+    subjects: [{ group: agents }]
+    resources: [box]
+    actions: [port-forward]
+    when: { destinations: ['127.0.0.1:${echoPort}'] }
+    effect: allow
+  - name: no-uname
+    subjects: [{ group: agents }]
+    resources: [box]
+    actions: [exec]
+    when: { programs: [uname] }
+    effect: deny
+    reason: uname is not for agents
+`;
+
+interface ExecResult {
+  code: number | null;
+  signal: string | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+const reviewer: Identity = { subject: 'ops1', kind: 'service-account', issuer: 'tollgate', groups: ['ops'] };
+
+describe('SSH through the gateway', () => {
+  const failures = new FailureTracker();
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-ssh-gw-'));
+  let target: SshdTarget | undefined;
+  let gw: Gateway | undefined;
+  let apiKey = '';
+  let agentKeyPath = '';
+  const logs: string[] = [];
+  // a TCP echo service next to the target, for port forwarding
+  const echo: Server = createServer((sock) => sock.pipe(sock));
+  let echoPort = 0;
+
+  before(
+    async () => {
+      await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+      echoPort = (echo.address() as { port: number }).port;
+      target = await new LocalProvider().startSshd({ suite: 'ssh-gateway' });
+      writeFileSync(
+        join(dir, 'policy.yaml'),
+        policy(target, target.clientKeyPath, echoPort, await freePort()),
+      );
+      gw = await Gateway.start({
+        controlPlane: {
+          store: { sqlite: join(dir, 'state.db') },
+          policyFile: join(dir, 'policy.yaml'),
+          api: { host: '127.0.0.1', port: 0 },
+        },
+        ssh: { host: '127.0.0.1', port: 0, hostKeyFile: join(dir, 'gateway-host-key') },
+        log: (l) => logs.push(l),
+      });
+      apiKey = (await gw.controlPlane.serviceAccounts.create({ name: 'agent', groups: ['agents'] })).apiKey;
+      agentKeyPath = join(dir, 'agent_ed25519');
+      await gw.controlPlane.serviceAccounts.addPublicKey('agent', await sshKeygen(agentKeyPath, 'agent'));
+      writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${port()} ${gatewayPublicKey()}\n`);
+    },
+    { timeout: 60_000 },
+  );
+  afterEach(failures.afterEach);
+  after(async () => {
+    await gw?.stop();
+    await target?.stop({ keepLogs: failures.failed });
+    echo.close();
+    if (failures.failed) process.stderr.write(`gateway log:\n${logs.join('\n')}\n`);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const port = () => gw?.ssh?.port ?? 0;
+  const gatewayPublicKey = () => {
+    const adapter = gw?.ssh?.adapter as unknown as { hostKey: { publicKey: string } };
+    return adapter.hostKey.publicKey;
+  };
+
+  /** OpenSSH `ssh`, authenticating with the agent's registered key and pinning the gateway's host key. */
+  const clientOptions = () => [
+    '-F',
+    '/dev/null',
+    '-i',
+    agentKeyPath,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'PasswordAuthentication=no',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${join(dir, 'known_hosts')}`,
+  ];
+  const openssh = (user: string, command: string) =>
+    run(
+      'ssh',
+      [
+        '-F',
+        '/dev/null',
+        '-n',
+        '-i',
+        agentKeyPath,
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'PasswordAuthentication=no',
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        `UserKnownHostsFile=${join(dir, 'known_hosts')}`,
+        '-p',
+        String(port()),
+        '-l',
+        user,
+        '127.0.0.1',
+        '--',
+        command,
+      ],
+      { timeoutMs: 30_000 },
+    );
+
+  /** An authenticated ssh2 client (the token as password). */
+  const ssh2Connect = (user: string, password: string): Promise<Client> =>
+    new Promise((resolve, reject) => {
+      const c = new Client();
+      c.once('ready', () => resolve(c));
+      c.once('error', reject);
+      c.connect({
+        host: '127.0.0.1',
+        port: port(),
+        username: user,
+        password,
+        readyTimeout: 20_000,
+        hostVerifier: (key: Buffer) =>
+          publicKeyFingerprint(`x ${key.toString('base64')}`) === publicKeyFingerprint(gatewayPublicKey()),
+      });
+    });
+
+  /** The ssh2 client with a token as the password; `onStderr` sees stderr as it arrives. */
+  const ssh2Exec = (
+    user: string,
+    password: string,
+    command: string,
+    onStderr?: (text: string) => void,
+  ): Promise<ExecResult> =>
+    new Promise((resolve, reject) => {
+      const c = new Client();
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      c.on('ready', () => {
+        c.exec(command, (e, stream) => {
+          if (e) return reject(e);
+          let code: number | null = null;
+          let signal: string | undefined;
+          stream.on('data', (b: Buffer) => out.push(b));
+          stream.stderr.on('data', (b: Buffer) => {
+            err.push(b);
+            onStderr?.(Buffer.concat(err).toString('utf8'));
+          });
+          stream.on('exit', (c0: number | null, s?: string) => {
+            code = c0;
+            signal = s;
+          });
+          stream.on('close', () => {
+            c.end();
+            resolve({
+              code,
+              signal,
+              stdout: Buffer.concat(out).toString('utf8'),
+              stderr: Buffer.concat(err).toString('utf8'),
+            });
+          });
+        });
+      });
+      c.on('error', reject);
+      c.connect({
+        host: '127.0.0.1',
+        port: port(),
+        username: user,
+        password,
+        readyTimeout: 20_000,
+        hostVerifier: (key: Buffer) =>
+          publicKeyFingerprint(`x ${key.toString('base64')}`) === publicKeyFingerprint(gatewayPublicKey()),
+      });
+    });
+
+  test('OpenSSH ssh with a registered key runs an allowed command and sees its output', {
+    timeout: 40_000,
+  }, async () => {
+    const r = await openssh('box', 'echo hello from the target');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'hello from the target\n');
+    const r2 = await openssh('agent@box', 'exit 3');
+    assert.equal(r2.code, 3, 'the exit status passes through');
+  });
+
+  test('the ssh2 client with the API key as password runs an allowed command', {
+    timeout: 40_000,
+  }, async () => {
+    const r = await ssh2Exec('box', apiKey, 'echo via ssh2; echo to-stderr >&2');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'via ssh2\n');
+    assert.equal(r.stderr, 'to-stderr\n');
+  });
+
+  test('PII in command output is masked, also when a value is split across SSH packets', {
+    timeout: 40_000,
+  }, async () => {
+    const file = join(dir, 'customers.txt');
+    writeFileSync(file, 'name: Jane Roe\ncard: 4111 1111 1111 1111\nemail: jane.roe@example.com\n');
+    const r = await openssh('box', `cat ${file}`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /name: Jane Roe/);
+    assert.doesNotMatch(r.stdout, /4111 1111 1111 1111/);
+    assert.doesNotMatch(r.stdout, /jane\.roe@example\.com/);
+    assert.match(r.stdout, /email: \[REDACTED:email\]/);
+    assert.match(r.stdout, /card: \D*1111\n/, "the rule's masking profile keeps the card's last 4");
+    // the two halves leave the target in separate writes, a moment apart
+    const split = await ssh2Exec('box', apiKey, `printf '4111 1111 '; sleep 0.5; printf '1111 1111\\n'`);
+    assert.equal(split.code, 0, split.stderr);
+    assert.doesNotMatch(split.stdout, /4111 1111 1111 1111/);
+    assert.match(split.stdout, /1111\n$/, "the rule's profile keeps the card's last 4 digits");
+    const recs = await gw?.controlPlane.audit.query({ types: ['command.result'] });
+    assert.ok(
+      recs?.some((x) => JSON.stringify(x.data ?? {}).includes('"masked"')),
+      'the result record counts masked values',
+    );
+  });
+
+  test('rm -rf is held for approval, approved by a reviewer, then runs', { timeout: 60_000 }, async () => {
+    const victim = join(dir, 'x');
+    mkdirSync(join(victim, 'sub'), { recursive: true });
+    let approvalId: string | undefined;
+    let approving: Promise<unknown> | undefined;
+    const r = await ssh2Exec('box', apiKey, `rm -rf ${victim}`, (stderr) => {
+      const m = /held for approval \((\S+?)\)/.exec(stderr);
+      if (m && !approving) {
+        approvalId = m[1];
+        assert.ok(existsSync(victim), 'nothing runs before the approval');
+        approving = gw?.controlPlane.approvals.approve(m[1] as string, reviewer, 'cleanup');
+      }
+    });
+    await approving;
+    assert.ok(approvalId, `stderr should name the approval: ${r.stderr}`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!existsSync(victim), 'the approved rm ran at the target');
+    const records = await gw?.controlPlane.audit.query({ approvalId: approvalId as string });
+    assert.ok(records?.some((x) => x.type === 'command' && x.decision === 'approved'));
+  });
+
+  test('a denied program (also inside sh -c) gets a clear message and a non-zero exit', {
+    timeout: 40_000,
+  }, async () => {
+    const r = await openssh('box', `sh -c 'echo before; uname -a'`);
+    assert.equal(r.code, 77);
+    assert.equal(r.stdout, '', 'nothing ran');
+    assert.match(r.stderr, /tollgate: policy denies exec on box: uname is not for agents/);
+  });
+
+  test('a wrong token is refused and audited without the token', { timeout: 40_000 }, async () => {
+    const wrong = 'tgk_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
+    await assert.rejects(ssh2Exec('box', wrong, 'echo hi'), (e: Error & { level?: string }) => {
+      assert.equal(e.level, 'client-authentication');
+      return true;
+    });
+    const recs = await gw?.controlPlane.audit.query({ types: ['auth.failure'] });
+    assert.ok((recs?.length ?? 0) >= 1);
+    assert.ok(!JSON.stringify(recs).includes('BBBBBBBB'), 'the presented token is never recorded');
+    const ok = await ssh2Exec('box', apiKey, 'echo still serving');
+    assert.equal(ok.stdout, 'still serving\n');
+  });
+
+  test('a target whose host key does not match the pin is refused with a clear error', {
+    timeout: 40_000,
+  }, async () => {
+    const r = await openssh('box-moved', 'echo should not run');
+    assert.equal(r.code, 255);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /host key of box-moved .* does not match/);
+    assert.match(r.stderr, new RegExp(`pins ${OTHER_KEY}`));
+  });
+
+  test('a client that goes away while its command is held cancels the approval request', {
+    timeout: 40_000,
+  }, async () => {
+    const c = await ssh2Connect('box', apiKey);
+    const id = await new Promise<string>((resolve, reject) => {
+      c.exec(`rm -rf ${join(dir, 'never')}`, (e, stream) => {
+        if (e) return reject(e);
+        let err = '';
+        stream.stderr.on('data', (b: Buffer) => {
+          err += b.toString('utf8');
+          const m = /held for approval \((\S+?)\)/.exec(err);
+          if (m) resolve(m[1] as string);
+        });
+      });
+    });
+    c.end();
+    let status = '';
+    for (let i = 0; i < 100 && status !== 'cancelled'; i++) {
+      status = (await gw?.controlPlane.approvals.get(id))?.status ?? '';
+      if (status !== 'cancelled') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 'cancelled');
+  });
+
+  test('an interactive shell with a pty: output masked, window changes passed through', {
+    timeout: 40_000,
+  }, async () => {
+    const c = await ssh2Connect('box', apiKey);
+    try {
+      const out = await new Promise<string>((resolve, reject) => {
+        c.shell({ rows: 24, cols: 80, term: 'xterm' }, (e, stream) => {
+          if (e) return reject(e);
+          let text = '';
+          stream.on('data', (b: Buffer) => {
+            text += b.toString('utf8');
+            if (text.includes('size-one:24 80') && !text.includes('resized')) {
+              stream.setWindow(30, 100, 480, 640);
+              stream.write('echo resized; echo size-two:$(stty size); exit\n');
+            }
+          });
+          stream.on('close', () => resolve(text));
+          stream.write("echo size-one:$(stty size); echo 'card 4111 1111 1111 1111'\n");
+        });
+      });
+      assert.match(out, /size-one:24 80/);
+      assert.match(out, /size-two:30 100/);
+      assert.doesNotMatch(out, /4111 1111 1111 1111/, 'what the terminal shows is masked');
+    } finally {
+      c.end();
+    }
+  });
+
+  test('port forwarding is allowed to one destination and refused for another', {
+    timeout: 40_000,
+  }, async () => {
+    const c = await ssh2Connect('box', apiKey);
+    try {
+      const echoed = await new Promise<string>((resolve, reject) => {
+        c.forwardOut('127.0.0.1', 40000, '127.0.0.1', echoPort, (e, stream) => {
+          if (e) return reject(e);
+          let got = '';
+          stream.on('data', (b: Buffer) => {
+            got += b.toString('utf8');
+            if (got.includes('\n')) {
+              resolve(got);
+              stream.end();
+            }
+          });
+          stream.write('ping through tollgate\n');
+        });
+      });
+      assert.equal(echoed, 'ping through tollgate\n');
+      await assert.rejects(
+        new Promise((resolve, reject) =>
+          c.forwardOut('127.0.0.1', 40001, '127.0.0.1', target?.port ?? 22, (e, s) =>
+            e ? reject(e) : resolve(s),
+          ),
+        ),
+        (e: Error & { reason?: number }) => {
+          // ssh2's server answers every rejected open with SSH_OPEN_CONNECT_FAILED, no description
+          assert.equal(e.reason, 2);
+          return true;
+        },
+      );
+      let recs: Awaited<ReturnType<NonNullable<typeof gw>['controlPlane']['audit']['query']>> = [];
+      for (let i = 0; i < 50; i++) {
+        recs = (await gw?.controlPlane.audit.query({ types: ['command', 'command.result'] })) ?? [];
+        if (recs.some((x) => x.type === 'command.result' && JSON.stringify(x.data).includes(`${echoPort}`)))
+          break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const fwd = recs.filter((x) => x.action === 'port-forward');
+      assert.ok(fwd.some((x) => x.decision === 'allow'));
+      assert.ok(fwd.some((x) => x.decision === 'deny'));
+    } finally {
+      c.end();
+    }
+  });
+
+  test('a target that is down gets a clear error and the gateway keeps serving', {
+    timeout: 40_000,
+  }, async () => {
+    const r = await openssh('box-down', 'echo should not run');
+    assert.equal(r.code, 255);
+    assert.match(r.stderr, /tollgate: cannot reach box-down \(127\.0\.0\.1:\d+\): .*ECONNREFUSED/);
+    const ok = await openssh('box', 'echo still serving');
+    assert.equal(ok.stdout, 'still serving\n');
+  });
+
+  test('sftp (ssh2 client): files written, read, listed, renamed and removed, each audited', {
+    timeout: 40_000,
+  }, async () => {
+    const c = await ssh2Connect('box', apiKey);
+    const base = join(dir, 'sftp-area');
+    mkdirSync(base, { recursive: true });
+    try {
+      const sftp = await new Promise<import('ssh2').SFTPWrapper>((resolve, reject) =>
+        c.sftp((e, s) => (e ? reject(e) : resolve(s))),
+      );
+      const call = <T>(f: (cb: (err: Error | null | undefined, v?: T) => void) => void) =>
+        new Promise<T>((resolve, reject) => f((err, v) => (err ? reject(err) : resolve(v as T))));
+      const payload = Buffer.alloc(300_000, 'tollgate sftp ');
+      await call((cb) => sftp.writeFile(`${base}/a.txt`, payload, cb));
+      const back = await call<Buffer>((cb) => sftp.readFile(`${base}/a.txt`, cb));
+      assert.ok(back.equals(payload), 'what was written is read back');
+      const list = await call<{ filename: string }[]>((cb) => sftp.readdir(base, cb));
+      assert.deepEqual(
+        list.map((x) => x.filename),
+        ['a.txt'],
+      );
+      await call((cb) => sftp.rename(`${base}/a.txt`, `${base}/b.txt`, cb));
+      await call((cb) => sftp.mkdir(`${base}/d`, cb));
+      await call((cb) => sftp.unlink(`${base}/b.txt`, cb));
+      await call((cb) => sftp.rmdir(`${base}/d`, cb));
+      assert.ok(!existsSync(`${base}/b.txt`) && !existsSync(`${base}/d`));
+      sftp.end();
+    } finally {
+      c.end();
+    }
+    let recs: Awaited<ReturnType<NonNullable<typeof gw>['controlPlane']['audit']['query']>> = [];
+    for (let i = 0; i < 50; i++) {
+      recs = (await gw?.controlPlane.audit.query({ types: ['command', 'command.result'] })) ?? [];
+      if (
+        recs.some(
+          (x) =>
+            x.type === 'command.result' && (x.data as { bytesWritten?: number })?.bytesWritten === 300_000,
+        )
+      )
+        break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const texts = recs
+      .filter((x) => x.type === 'command')
+      .map((x) => String((x.data as { text?: string })?.text));
+    for (const op of ['open-write', 'open-read', 'rename', 'mkdir', 'remove', 'rmdir'])
+      assert.ok(
+        texts.some((t) => t.startsWith(`sftp ${op} ${base}`)),
+        `${op} is audited with its path`,
+      );
+    assert.ok(
+      recs.some(
+        (x) => x.type === 'command.result' && (x.data as { bytesRead?: number })?.bytesRead === 300_000,
+      ),
+      'bytes read are recorded at close',
+    );
+  });
+
+  test('OpenSSH sftp and scp: reads allowed on a read-only resource, writes refused', {
+    timeout: 60_000,
+  }, async () => {
+    const area = join(dir, 'ro-area');
+    mkdirSync(area, { recursive: true });
+    writeFileSync(join(area, 'report.txt'), 'quarterly numbers\n');
+    const batch = (name: string, lines: string[]) => {
+      writeFileSync(join(dir, name), `${lines.join('\n')}\n`);
+      return run(
+        'sftp',
+        [...clientOptions(), '-b', join(dir, name), '-P', String(port()), 'box-ro@127.0.0.1'],
+        { timeoutMs: 30_000 },
+      );
+    };
+    const got = await batch('get.batch', [`get ${area}/report.txt ${dir}/report-copy.txt`]);
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal(
+      await (await import('node:fs/promises')).readFile(join(dir, 'report-copy.txt'), 'utf8'),
+      'quarterly numbers\n',
+    );
+    const put = await batch('put.batch', [`put ${dir}/report-copy.txt ${area}/uploaded.txt`]);
+    assert.notEqual(put.code, 0);
+    assert.match(put.stderr, /Permission denied|policy denies/i);
+    assert.ok(!existsSync(join(area, 'uploaded.txt')), 'nothing was written');
+    // OpenSSH 9 scp speaks sftp: an upload to the writable resource works
+    const scp = await run(
+      'scp',
+      [
+        ...clientOptions(),
+        '-P',
+        String(port()),
+        join(dir, 'report-copy.txt'),
+        `box@127.0.0.1:${area}/scp.txt`,
+      ],
+      { timeoutMs: 30_000 },
+    );
+    assert.equal(scp.code, 0, scp.stderr);
+    assert.ok(existsSync(join(area, 'scp.txt')));
+  });
+
+  test('large output arrives whole; a client leaving mid-stream harms nothing', {
+    timeout: 60_000,
+  }, async () => {
+    const big = await ssh2Exec('box', apiKey, "head -c 20000000 /dev/zero | tr '\\0' x");
+    assert.equal(big.code, 0, big.stderr);
+    assert.equal(big.stdout.length, 20_000_000);
+    const c = await ssh2Connect('box', apiKey);
+    await new Promise<void>((resolve, reject) => {
+      c.exec("head -c 50000000 /dev/zero | tr '\\0' y", (e, stream) => {
+        if (e) return reject(e);
+        stream.once('data', () => {
+          c.end();
+          resolve();
+        });
+      });
+    });
+    const ok = await openssh('box', 'echo still serving');
+    assert.equal(ok.stdout, 'still serving\n');
+  });
+});

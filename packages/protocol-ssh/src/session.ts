@@ -1,0 +1,688 @@
+import { createHash } from 'node:crypto';
+import {
+  type ApprovalGate,
+  type AuditSink,
+  type Authenticator,
+  type CommandInput,
+  type ConnectionContext,
+  type CredentialVault,
+  type Decision,
+  Errors,
+  type Forward,
+  type Identity,
+  identityRef,
+  type Masker,
+  type MaskingProfile,
+  newSessionId,
+  type PolicyDecider,
+  type Resource,
+  SessionPipeline,
+  TollgateError,
+} from '@tollgate/core';
+import {
+  type AuthContext,
+  type Client,
+  type ClientCallback,
+  type ClientChannel,
+  type Connection,
+  type PseudoTtyInfo,
+  type ServerChannel,
+  type Session,
+  type SFTPWrapper,
+  type TcpipRequestInfo,
+  utils,
+} from 'ssh2';
+import { OutputMasking } from './output';
+import { endSftp, proxySftp } from './sftp';
+import { parseCommandLine, ShellParseError } from './shell-words';
+import { connectTarget, fingerprint as keyId } from './target';
+
+export interface SshAdapterOptions {
+  readonly authenticator: Authenticator;
+  readonly policy: PolicyDecider;
+  readonly approvals: ApprovalGate;
+  readonly audit: AuditSink;
+  readonly vault: CredentialVault;
+  /** Masks command output streams, and command text before it is audited or shown to reviewers. */
+  readonly masker: Masker;
+  /**
+   * The masker for a rule's masking profile (its entities and styles; column rules do not apply
+   * to SSH output). Without it, output is masked with `masker` whatever the rule says.
+   */
+  readonly profileMasker?: (profile: MaskingProfile) => Masker;
+  /** Where the gateway's host key lives; generated there on first start (mode 0600). */
+  readonly hostKeyFile: string;
+  /** Bound on connecting and logging in to a target (default 10 s). */
+  readonly connectTimeoutMs?: number;
+  /** Bound on the agent's authentication phase (default 30 s). */
+  readonly authTimeoutMs?: number;
+}
+
+const METHODS: ('publickey' | 'password')[] = ['publickey', 'password'];
+const MAX_AUTH_FAILURES = 6;
+const MAX_TEXT_IN_AUDIT = 16 * 1024;
+/** With a pty, output held back by the masker is released after this much quiet. */
+const IDLE_FLUSH_MS = 40;
+
+/**
+ * One agent connection, after ssh2 finished the key exchange: authentication (token as the
+ * password, or a registered public key), the target connection, then each channel request:
+ * `exec`, `shell` (with a pty), the `sftp` subsystem and `direct-tcpip` forwarding; everything
+ * else is refused (see docs/ssh.md).
+ */
+export class SshSession {
+  #pipeline: SessionPipeline | undefined;
+  #resource: Resource | undefined;
+  #target: Promise<Client> | undefined;
+  #failures = 0;
+  #execs = 0;
+  readonly #gone = new AbortController();
+
+  constructor(
+    private readonly client: Connection,
+    private readonly ctx: ConnectionContext,
+    private readonly opts: SshAdapterOptions,
+  ) {}
+
+  /** Resolves when the connection has closed and the session end is recorded. */
+  run(): Promise<void> {
+    const { client, ctx } = this;
+    const authTimer = setTimeout(() => {
+      ctx.log(`ssh ${ctx.remote}: no authentication within the time limit; closing`);
+      client.end();
+    }, this.opts.authTimeoutMs ?? 30_000);
+    const onShutdown = () => client.end();
+    ctx.signal.addEventListener('abort', onShutdown, { once: true });
+
+    client.on('authentication', (a) => {
+      this.#authenticate(a).catch((err: Error) => {
+        ctx.log(`ssh ${ctx.remote}: authentication error: ${err.message}`);
+        a.reject(METHODS);
+      });
+    });
+    client.on('ready', () => clearTimeout(authTimer));
+    client.on('session', (accept, reject) => {
+      if (!this.#pipeline) return reject();
+      this.#channels(accept());
+    });
+    client.on('tcpip', (accept, reject, info) => {
+      if (!this.#pipeline) return reject();
+      this.#forward(accept, reject, info).catch((err: Error) => {
+        this.ctx.log(`ssh ${this.ctx.remote}: port forwarding failed: ${err.message}`);
+        reject();
+      });
+    });
+    // Not built yet: remote forwarding, Unix sockets (docs/ssh.md).
+    client.on('openssh.streamlocal', (_accept, reject) => reject());
+    client.on('request', (_accept, reject) => reject?.());
+    client.on('error', (err) => ctx.log(`ssh ${ctx.remote}: ${err.message}`));
+
+    return new Promise<void>((resolve) => {
+      client.once('close', () => {
+        clearTimeout(authTimer);
+        ctx.signal.removeEventListener('abort', onShutdown);
+        this.#gone.abort('client disconnected');
+        this.#target?.then((t) => t.end()).catch(() => {});
+        const done = this.#pipeline ? this.#pipeline.end({ execs: this.#execs }) : Promise.resolve();
+        done.finally(resolve);
+      });
+    });
+  }
+
+  // --- 2. authenticate ------------------------------------------------------------------------
+
+  async #authenticate(a: AuthContext): Promise<void> {
+    if (this.#pipeline) return a.reject(); // already authenticated
+    if (a.method !== 'password' && a.method !== 'publickey') return a.reject(METHODS);
+    const at = a.username.lastIndexOf('@');
+    const resourceName = at >= 0 ? a.username.slice(at + 1) : a.username;
+    const claimed = at >= 0 ? a.username.slice(0, at) : undefined;
+
+    let identity: Identity;
+    try {
+      if (a.method === 'password') {
+        identity = await this.opts.authenticator.authenticateToken(a.password);
+      } else {
+        const found = await this.opts.authenticator.authenticatePublicKey({
+          algorithm: a.key.algo,
+          data: a.key.data,
+        });
+        if (!found)
+          throw new TollgateError(Errors.AUTH_FAILED, `public key ${keyId(a.key.data)} is not registered`);
+        // Without a signature the client only asks whether the key would do (RFC 4252 §7).
+        if (!a.signature || !a.blob) return a.accept();
+        const parsed = utils.parseKey(a.key.data);
+        const key = Array.isArray(parsed) ? parsed[0] : parsed;
+        if (!key || key instanceof Error || key.verify(a.blob, a.signature, a.hashAlgo) !== true) {
+          throw new TollgateError(Errors.AUTH_FAILED, `bad signature for public key ${keyId(a.key.data)}`);
+        }
+        identity = found;
+      }
+      if (claimed !== undefined && claimed !== identity.subject) {
+        throw new TollgateError(
+          Errors.AUTH_FAILED,
+          `user "${claimed}" does not match the credential's identity "${identity.subject}"`,
+        );
+      }
+    } catch (err) {
+      const e =
+        err instanceof TollgateError ? err : new TollgateError(Errors.AUTH_FAILED, 'authentication failed');
+      await this.#authFailure(a, resourceName, e.message);
+      return;
+    }
+
+    const resource = this.opts.policy.resource(resourceName);
+    if (resource?.protocol !== 'ssh') {
+      await this.#authFailure(a, resourceName, `no SSH resource named "${resourceName}"`);
+      return;
+    }
+    const session = {
+      id: newSessionId(),
+      protocol: 'ssh' as const,
+      identity,
+      resource: resource.name,
+      remote: this.ctx.remote,
+      startedAt: Date.now(),
+    };
+    const pipeline = new SessionPipeline(session, {
+      policy: this.opts.policy,
+      approvals: this.opts.approvals,
+      audit: this.opts.audit,
+    });
+    try {
+      await this.opts.audit.append({
+        type: 'auth.success',
+        sessionId: session.id,
+        identity: identityRef(identity),
+        resource: resource.name,
+        data: { protocol: 'ssh', remote: this.ctx.remote, method: a.method },
+      });
+      await pipeline.start({ method: a.method });
+    } catch (err) {
+      // fail closed: no session without its records
+      this.ctx.log(`ssh ${this.ctx.remote}: audit store unavailable: ${(err as Error).message}`);
+      return a.reject(METHODS);
+    }
+    this.#pipeline = pipeline;
+    this.#resource = resource;
+    // 3. connect: started now, awaited by the first command that is forwarded
+    this.#target = connectTarget(resource, {
+      vault: this.opts.vault,
+      connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
+    });
+    this.#target.catch(() => {});
+    a.accept();
+  }
+
+  async #authFailure(a: AuthContext, resource: string, reason: string): Promise<void> {
+    await this.opts.audit
+      .append({
+        type: 'auth.failure',
+        resource,
+        data: { protocol: 'ssh', user: a.username, method: a.method, remote: this.ctx.remote, reason },
+      })
+      .catch(() => {});
+    this.ctx.log(`ssh ${this.ctx.remote}: authentication failed: ${reason}`);
+    if (++this.#failures >= MAX_AUTH_FAILURES) {
+      a.reject();
+      this.client.end();
+      return;
+    }
+    a.reject(METHODS);
+  }
+
+  /**
+   * Local port forwarding (`direct-tcpip`, `ssh -L`): decided as `port-forward` with
+   * `detail.destination` = `host:port` as the agent named it (resolved at the target), audited
+   * write-ahead, opened from the target, and its bytes both ways recorded when it closes.
+   * Forwarded bytes are not masked (they are an opaque TCP stream).
+   */
+  async #forward(accept: () => ServerChannel, reject: () => void, info: TcpipRequestInfo): Promise<void> {
+    const pipeline = this.#pipeline as SessionPipeline;
+    const destination = `${info.destIP.includes(':') ? `[${info.destIP}]` : info.destIP}:${info.destPort}`;
+    const cmd: CommandInput = {
+      action: 'port-forward',
+      text: `direct-tcpip ${destination}`,
+      fingerprint: createHash('sha256').update(destination).digest('hex').slice(0, 16),
+      detail: { destination },
+      data: { destination, origin: `${info.srcIP}:${info.srcPort}` },
+    };
+    const t0 = Date.now();
+    const verdict = await this.#govern(pipeline, cmd, pipeline.decide(cmd), this.#gone.signal, (id) =>
+      this.ctx.log(`ssh ${this.ctx.remote}: port forward to ${destination} held for approval ${id}`),
+    );
+    if (verdict.kind === 'reject') return reject();
+    const done = (r: { errorCode?: string; bytesIn?: number; bytesOut?: number }) =>
+      pipeline
+        .result(verdict.auditSeq, {
+          durationMs: Date.now() - t0,
+          bytes: (r.bytesIn ?? 0) + (r.bytesOut ?? 0),
+          ...(r.errorCode ? { errorCode: r.errorCode } : {}),
+          data: { destination, bytesIn: r.bytesIn ?? 0, bytesOut: r.bytesOut ?? 0 },
+        })
+        .catch(() => {});
+    let target: Client;
+    try {
+      target = await (this.#target as Promise<Client>);
+    } catch (err) {
+      reject();
+      await done({ errorCode: err instanceof TollgateError ? err.code : 'target-unavailable' });
+      return;
+    }
+    target.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, remote) => {
+      if (err) {
+        reject();
+        void done({ errorCode: 'open-failed' });
+        return;
+      }
+      const ch = accept();
+      ch.on('error', () => {});
+      remote.on('error', () => {});
+      const r = { bytesIn: 0, bytesOut: 0 };
+      ch.on('data', (b: Buffer) => {
+        r.bytesIn += b.length;
+      });
+      remote.on('data', (b: Buffer) => {
+        r.bytesOut += b.length;
+      });
+      ch.pipe(remote).pipe(ch);
+      let closed = false;
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        ch.destroy();
+        remote.destroy();
+        void done(r);
+      };
+      ch.once('close', close);
+      remote.once('close', close);
+    });
+  }
+
+  // --- 4. channels --------------------------------------------------------------------------
+
+  #channels(s: Session): void {
+    let running: ClientChannel | undefined;
+    let pty: PseudoTtyInfo | undefined;
+    s.on('pty', (accept, _reject, info) => {
+      pty = info;
+      accept?.();
+    });
+    s.on('window-change', (accept, _reject, info) => {
+      accept?.();
+      if (pty) pty = { ...pty, ...info };
+      running?.setWindow(info.rows, info.cols, info.height, info.width);
+    });
+    // Not built yet (docs/ssh.md): environment passing, X11, agent forwarding, other subsystems.
+    s.on('env', (_accept, reject) => reject?.());
+    s.on('x11', (_accept, reject) => reject?.());
+    s.on('auth-agent', (_accept, reject) => reject?.());
+    s.on('sftp', (accept, reject) => {
+      this.#sftp(accept, reject).catch((err: Error) => {
+        this.ctx.log(`ssh ${this.ctx.remote}: sftp failed: ${err.message}`);
+      });
+    });
+    s.on('subsystem', (_accept, reject) => reject?.());
+    s.on('signal', (accept, _reject, info) => {
+      accept?.();
+      running?.signal(info.name);
+    });
+    const start = (ch: ServerChannel, command: string | undefined) => {
+      this.#execs++;
+      this.#run(ch, command, pty, (t) => {
+        running = t;
+      }).catch((err: Error) => {
+        this.ctx.log(`ssh ${this.ctx.remote}: channel failed: ${err.message}`);
+        refuse(ch, new TollgateError(Errors.PROTOCOL_VIOLATION, 'internal error while running the command'));
+      });
+    };
+    s.on('shell', (accept) => {
+      const ch = accept?.();
+      if (ch) start(ch, undefined);
+    });
+    s.on('exec', (accept, _reject, info) => {
+      const ch = accept?.();
+      if (ch) start(ch, info.command);
+    });
+  }
+
+  /**
+   * The sftp subsystem, accepted at once (OpenSSH sends its first request without waiting for the
+   * confirmation); requests wait until the `sftp-read` decision allowed the subsystem and the
+   * target's sftp is open. A refusal closes the channel; the decision is audited.
+   */
+  async #sftp(accept: (() => SFTPWrapper) | undefined, reject: (() => void) | undefined): Promise<void> {
+    const pipeline = this.#pipeline as SessionPipeline;
+    const log = (line: string) => this.ctx.log(`ssh ${this.ctx.remote}: ${line}`);
+    const govern = (cmd: CommandInput) =>
+      this.#govern(pipeline, cmd, pipeline.decide(cmd), this.#gone.signal, (id) =>
+        log(`sftp ${cmd.text} held for approval ${id}`),
+      );
+    const agent = accept?.();
+    if (!agent) return reject?.();
+    const ready = (async () => {
+      const v = await govern({ action: 'sftp-read', text: 'sftp (subsystem)', fingerprint: 'sftp' });
+      if (v.kind === 'reject') throw v.error;
+      const target = await (this.#target as Promise<Client>);
+      return new Promise<SFTPWrapper>((resolve, fail) =>
+        target.sftp((err, remote) => (err ? fail(err) : resolve(remote))),
+      );
+    })();
+    proxySftp(agent, ready, { pipeline, govern, log });
+    await ready.catch((err: Error) => {
+      log(`sftp refused: ${err.message}`);
+      endSftp(agent, err instanceof TollgateError ? err.kind.sshExit : 255);
+    });
+  }
+
+  /** One exec (`command`) or interactive shell (`command` undefined) channel, start to end. */
+  async #run(
+    ch: ServerChannel,
+    command: string | undefined,
+    pty: PseudoTtyInfo | undefined,
+    started: (t: ClientChannel) => void,
+  ): Promise<void> {
+    const pipeline = this.#pipeline as SessionPipeline;
+    const gone = new AbortController();
+    const onGone = () => gone.abort('client disconnected');
+    ch.once('close', onGone);
+    this.#gone.signal.addEventListener('abort', onGone, { once: true });
+    try {
+      await this.#relay(pipeline, ch, command, pty, started, gone.signal);
+    } finally {
+      this.#gone.signal.removeEventListener('abort', onGone);
+    }
+  }
+
+  async #relay(
+    pipeline: SessionPipeline,
+    ch: ServerChannel,
+    command: string | undefined,
+    pty: PseudoTtyInfo | undefined,
+    started: (t: ClientChannel) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const t0 = Date.now();
+    const verdict =
+      command === undefined
+        ? await this.#decideShell(pipeline, ch, signal)
+        : await this.#decide(pipeline, command, ch, signal);
+    if (verdict.kind === 'reject') return refuse(ch, verdict.error);
+
+    let target: Client;
+    try {
+      target = await (this.#target as Promise<Client>);
+    } catch (err) {
+      const e =
+        err instanceof TollgateError
+          ? err
+          : new TollgateError(Errors.TARGET_UNAVAILABLE, 'target unavailable');
+      await pipeline
+        .result(verdict.auditSeq, { durationMs: Date.now() - t0, errorCode: e.code })
+        .catch(() => {});
+      return refuse(ch, e);
+    }
+    if (signal.aborted) {
+      await pipeline
+        .result(verdict.auditSeq, { durationMs: Date.now() - t0, errorCode: 'client-gone' })
+        .catch(() => {});
+      return;
+    }
+    const window = pty
+      ? {
+          term: pty.term,
+          rows: pty.rows,
+          cols: pty.cols,
+          height: pty.height,
+          width: pty.width,
+          modes: pty.modes,
+        }
+      : undefined;
+    const open = (cb: ClientCallback) => {
+      if (command === undefined) target.shell(window ?? false, cb);
+      else target.exec(command, window ? { pty: window } : {}, cb);
+    };
+    const r = await runAtTarget(
+      open,
+      ch,
+      this.#outputMasker(verdict.masking),
+      pty ? IDLE_FLUSH_MS : undefined,
+      started,
+    ).catch((err: Error) => {
+      refuse(ch, new TollgateError(Errors.TARGET_UNAVAILABLE, `${this.#resource?.name}: ${err.message}`));
+      return undefined;
+    });
+    await pipeline
+      .result(verdict.auditSeq, {
+        durationMs: Date.now() - t0,
+        bytes: r ? r.bytesOut + r.bytesErr : 0,
+        masked: r?.masked ?? {},
+        ...(r && r.code !== 0
+          ? { errorCode: r.code === null ? (r.signal ?? 'no-exit-status') : String(r.code) }
+          : {}),
+        data: r
+          ? {
+              exitStatus: r.code,
+              ...(r.signal ? { signal: r.signal } : {}),
+              bytesOut: r.bytesOut,
+              bytesErr: r.bytesErr,
+              bytesIn: r.bytesIn,
+            }
+          : { error: 'target channel failed' },
+      })
+      .catch((err: Error) => this.ctx.log(`ssh ${this.ctx.remote}: result not recorded: ${err.message}`));
+  }
+
+  /**
+   * Classifies the command (every program it runs), decides on each (`exec`, with
+   * `detail.program`), and lets the strictest decision govern: deny, then require-approval,
+   * then allow. Writes the write-ahead record; holds for approval when asked to.
+   */
+  async #decide(
+    pipeline: SessionPipeline,
+    command: string,
+    ch: ServerChannel,
+    signal: AbortSignal,
+  ): Promise<Forward | { kind: 'reject'; error: TollgateError }> {
+    const text = this.#maskText(command);
+    const fingerprint = createHash('sha256').update(command).digest('hex').slice(0, 16);
+    let programs: readonly string[];
+    try {
+      programs = parseCommandLine(command).programs;
+    } catch (err) {
+      const reason = err instanceof ShellParseError ? err.message : 'unreadable command';
+      const cmd: CommandInput = { action: 'exec', text, fingerprint, data: { parseError: reason } };
+      const d: Decision = {
+        effect: 'deny',
+        rule: null,
+        reason: `the command cannot be classified: ${reason}`,
+      };
+      try {
+        await pipeline.record(cmd, 'deny', d);
+      } catch (e) {
+        return { kind: 'reject', error: e as TollgateError };
+      }
+      return { kind: 'reject', error: pipeline.denial(cmd, d) };
+    }
+    const base: CommandInput = { action: 'exec', text, fingerprint, data: { programs } };
+    const cmds: CommandInput[] = programs.length
+      ? programs.map((program) => ({ ...base, detail: { program } }))
+      : [base];
+    const decisions = cmds.map((c) => pipeline.decide(c));
+    let at = decisions.findIndex((d) => d.effect === 'deny');
+    if (at < 0) at = decisions.findIndex((d) => d.effect === 'require-approval');
+    if (at < 0) at = 0;
+    const cmd = { ...(cmds[at] as CommandInput), data: { programs, governedBy: programs[at] ?? null } };
+    const d = decisions[at] as Decision;
+
+    return this.#govern(pipeline, cmd, d, signal, (id, until) => ch.stderr.write(heldLine(id, until)));
+  }
+
+  /** An interactive shell: one decision (`shell`) for the whole channel. */
+  async #decideShell(
+    pipeline: SessionPipeline,
+    ch: ServerChannel,
+    signal: AbortSignal,
+  ): Promise<Forward | { kind: 'reject'; error: TollgateError }> {
+    const cmd: CommandInput = { action: 'shell', text: '(interactive shell)', fingerprint: 'shell' };
+    return this.#govern(pipeline, cmd, pipeline.decide(cmd), signal, (id, until) =>
+      ch.stderr.write(heldLine(id, until)),
+    );
+  }
+
+  /** Records the decision; holds for approval (telling the agent how) when the policy asks. */
+  async #govern(
+    pipeline: SessionPipeline,
+    cmd: CommandInput,
+    d: Decision,
+    signal: AbortSignal,
+    tell: (approvalId: string, until: number) => void,
+  ): Promise<Forward | { kind: 'reject'; error: TollgateError }> {
+    if (d.effect === 'require-approval') {
+      const held = await pipeline.hold(cmd, d);
+      if (held.kind === 'reject') return held;
+      tell(held.approval.id, held.until);
+      return pipeline.awaitApproval(held, signal);
+    }
+    let seq: number;
+    try {
+      seq = await pipeline.record(cmd, d.effect, d);
+    } catch (err) {
+      return { kind: 'reject', error: err as TollgateError };
+    }
+    if (d.effect === 'deny') return { kind: 'reject', error: pipeline.denial(cmd, d) };
+    return { kind: 'forward', auditSeq: seq, decision: d, approvalId: undefined, masking: d.masking };
+  }
+
+  /** The masker for a command's output: the deciding rule's profile, else the default. */
+  #outputMasker(profileName: string | undefined): Masker {
+    const profile = profileName ? this.opts.policy.maskingProfile(profileName) : undefined;
+    return profile && this.opts.profileMasker ? this.opts.profileMasker(profile) : this.opts.masker;
+  }
+
+  #maskText(text: string): string {
+    const t = text.length > MAX_TEXT_IN_AUDIT ? `${text.slice(0, MAX_TEXT_IN_AUDIT)}…` : text;
+    return this.opts.masker.mask(t).output.toString('utf8');
+  }
+}
+
+function heldLine(id: string, until: number): string {
+  return `tollgate: command held for approval (${id}) until ${new Date(until).toISOString()}; a reviewer runs: tollgate approvals approve ${id}\n`;
+}
+
+/** Writes the error the way an SSH client shows it (stderr + exit status) and closes the channel. */
+export function refuse(ch: ServerChannel, err: TollgateError): void {
+  try {
+    if (!ch.writable) return;
+    ch.stderr.write(`tollgate: ${err.message}\n${err.hint ? `tollgate: hint: ${err.hint}\n` : ''}`);
+    ch.exit(err.kind.sshExit);
+    ch.end();
+  } catch {
+    // the client is gone
+  }
+}
+
+interface RunResult {
+  code: number | null;
+  signal: string | undefined;
+  bytesOut: number;
+  bytesErr: number;
+  bytesIn: number;
+  masked: Record<string, number>;
+}
+
+/**
+ * Runs the command at the target and relays it: agent input to the target, target stdout and
+ * stderr back through a streaming masker each (a value split across packets is still masked),
+ * then the exit status or signal. Backpressure both ways.
+ */
+function runAtTarget(
+  open: (cb: ClientCallback) => void,
+  ch: ServerChannel,
+  masker: Masker,
+  idleFlushMs: number | undefined,
+  started: (t: ClientChannel) => void,
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    open((err, stream) => {
+      if (err) return reject(err);
+      started(stream);
+      // a peer that goes away mid-stream ends this channel, never the process
+      for (const e of [stream, stream.stderr, ch, ch.stderr]) e.on('error', () => {});
+      const r: RunResult = {
+        code: null,
+        signal: undefined,
+        bytesOut: 0,
+        bytesErr: 0,
+        bytesIn: 0,
+        masked: {},
+      };
+      let dump = false;
+      let desc: string | undefined;
+      const relay = (
+        from: NodeJS.ReadableStream & { pause(): unknown; resume(): unknown },
+        to: NodeJS.WritableStream,
+        count: (n: number) => void,
+      ): OutputMasking => {
+        const m = new OutputMasking(
+          masker,
+          (masked) => {
+            if (!to.write(masked)) {
+              from.pause();
+              to.once('drain', () => from.resume());
+            }
+          },
+          idleFlushMs,
+        );
+        from.on('data', (chunk: Buffer) => {
+          count(chunk.length);
+          try {
+            m.write(chunk);
+          } catch {
+            // fail closed: nothing unmasked leaves
+            stream.close();
+          }
+        });
+        return m;
+      };
+      const out = relay(stream, ch, (n) => {
+        r.bytesOut += n;
+      });
+      const errs = relay(stream.stderr, ch.stderr, (n) => {
+        r.bytesErr += n;
+      });
+      ch.on('data', (chunk: Buffer) => {
+        r.bytesIn += chunk.length;
+        if (!stream.write(chunk)) {
+          ch.pause();
+          stream.once('drain', () => ch.resume());
+        }
+      });
+      ch.on('end', () => stream.end());
+      ch.once('close', () => stream.close());
+      stream.on(
+        'exit',
+        (code: number | null, signal?: string, coreDumped?: boolean, description?: string) => {
+          r.code = code;
+          r.signal = signal ?? undefined;
+          dump = coreDumped === true;
+          desc = description;
+        },
+      );
+      stream.once('close', () => {
+        try {
+          out.finish();
+          errs.finish();
+          if (r.code !== null) ch.exit(r.code);
+          else if (r.signal) ch.exit(r.signal, dump, desc ?? '');
+          ch.end();
+        } catch {
+          // the client is gone
+        }
+        for (const m of [out.counts, errs.counts])
+          for (const [k, v] of Object.entries(m)) r.masked[k] = (r.masked[k] ?? 0) + v;
+        resolve(r);
+      });
+    });
+  });
+}

@@ -1,0 +1,278 @@
+import { createHash } from 'node:crypto';
+import type { CommandInput, Forward, SessionPipeline, TollgateError } from '@tollgate/core';
+import { type Attributes, type SFTPWrapper, utils } from 'ssh2';
+
+const { OPEN_MODE, STATUS_CODE } = utils.sftp;
+/** Largest READ the gateway asks the target for on the agent's behalf. */
+const MAX_READ = 256 * 1024;
+/** Open handles per sftp session. */
+const MAX_HANDLES = 1024;
+const WRITE_FLAGS = OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.TRUNC;
+
+type Verdict = Forward | { kind: 'reject'; error: TollgateError };
+
+export interface SftpPorts {
+  readonly pipeline: SessionPipeline;
+  /** Decides, records write-ahead and (for require-approval) waits: the session's `#govern`. */
+  readonly govern: (cmd: CommandInput) => Promise<Verdict>;
+  readonly log: (line: string) => void;
+}
+
+interface OpenHandle {
+  readonly target: Buffer;
+  readonly path: string;
+  readonly dir: boolean;
+  readonly auditSeq: number | undefined;
+  readonly opened: number;
+  bytesRead: number;
+  bytesWritten: number;
+}
+
+/**
+ * Proxies one sftp subsystem operation by operation: the agent's requests arrive on `agent`
+ * (ssh2's server side), are decided and audited, and are replayed on `target` (ssh2's client
+ * side). Handles are the gateway's own (the target's never reach the agent).
+ *
+ * Policy: opening a file for writing, remove, rename, mkdir, rmdir, setstat are `sftp-write`
+ * with the path in the audit record (rename: both); opening a file for reading is `sftp-read`.
+ * Closing a file records bytes read and written. Listing and stat go through once the session's
+ * `sftp-read` decision allowed the subsystem. Reads are not masked. `SYMLINK` and extensions are
+ * refused (OP_UNSUPPORTED).
+ */
+export function proxySftp(agent: SFTPWrapper, ready: Promise<SFTPWrapper>, ports: SftpPorts): void {
+  ready.catch(() => {});
+  // Requests arrive from the moment the subsystem is accepted (OpenSSH does not wait for the
+  // confirmation); each waits for the target side, in arrival order.
+  const on = <A extends unknown[]>(
+    ev: string,
+    fn: (target: SFTPWrapper, id: number, ...args: A) => unknown,
+  ) =>
+    agent.on(ev, (id: number, ...args: A) => {
+      ready.then(
+        (t) => fn(t, id, ...args),
+        () => agent.status(id, STATUS_CODE.FAILURE, 'sftp is not available'),
+      );
+    });
+  const handles = new Map<string, OpenHandle>();
+  let next = 0;
+  const failure = (id: number, err: unknown) => {
+    const e = err as { code?: number; message?: string } | undefined;
+    const code = typeof e?.code === 'number' ? e.code : STATUS_CODE.FAILURE;
+    agent.status(id, code, e?.message ?? 'failure');
+  };
+  const newHandle = (h: Omit<OpenHandle, 'bytesRead' | 'bytesWritten' | 'opened'>): Buffer | undefined => {
+    if (handles.size >= MAX_HANDLES) return undefined;
+    const id = Buffer.alloc(4);
+    id.writeUInt32BE(next++ >>> 0);
+    handles.set(id.toString('hex'), { ...h, opened: Date.now(), bytesRead: 0, bytesWritten: 0 });
+    return id;
+  };
+  const handleOf = (id: number, h: Buffer): OpenHandle | undefined => {
+    const found = handles.get(h.toString('hex'));
+    if (!found) agent.status(id, STATUS_CODE.FAILURE, 'invalid handle');
+    return found;
+  };
+  const decided = async (id: number, action: 'sftp-read' | 'sftp-write', op: string, paths: string[]) => {
+    const text = `sftp ${op} ${paths.join(' -> ')}`;
+    let v: Verdict;
+    try {
+      v = await ports.govern({
+        action,
+        text,
+        fingerprint: createHash('sha256').update(text).digest('hex').slice(0, 16),
+        data: { op, paths },
+      });
+    } catch (err) {
+      ports.log(`sftp ${op}: ${(err as Error).message}`);
+      agent.status(id, STATUS_CODE.FAILURE, 'tollgate: internal error');
+      return undefined;
+    }
+    if (v.kind === 'reject') {
+      agent.status(id, STATUS_CODE.PERMISSION_DENIED, `tollgate: ${v.error.message}`);
+      return undefined;
+    }
+    return v;
+  };
+  const done = (seq: number | undefined, data: Record<string, unknown>, t0: number) => {
+    if (seq === undefined) return;
+    ports.pipeline
+      .result(seq, { durationMs: Date.now() - t0, data })
+      .catch((err: Error) => ports.log(`sftp result not recorded: ${err.message}`));
+  };
+  const simple =
+    (id: number, seq: number | undefined, t0: number, op: string) => (err: Error | null | undefined) => {
+      if (err) failure(id, err);
+      else agent.status(id, STATUS_CODE.OK);
+      done(seq, { op, ...(err ? { error: err.message } : {}) }, t0);
+    };
+
+  on('OPEN', async (target: SFTPWrapper, id: number, path: string, flags: number, attrs: Attributes) => {
+    const writing = (flags & WRITE_FLAGS) !== 0;
+    const v = await decided(id, writing ? 'sftp-write' : 'sftp-read', writing ? 'open-write' : 'open-read', [
+      path,
+    ]);
+    if (!v) return;
+    target.open(path, flags, attrs, (err, th) => {
+      if (err) {
+        failure(id, err);
+        done(v.auditSeq, { op: 'open', error: err.message }, Date.now());
+        return;
+      }
+      const h = newHandle({ target: th, path, dir: false, auditSeq: v.auditSeq });
+      if (!h) {
+        target.close(th, () => {});
+        agent.status(id, STATUS_CODE.FAILURE, 'too many open handles');
+        return;
+      }
+      agent.handle(id, h);
+    });
+  });
+  on('READ', (target: SFTPWrapper, id: number, h: Buffer, offset: number, len: number) => {
+    const o = handleOf(id, h);
+    if (!o) return;
+    const buf = Buffer.alloc(Math.min(len, MAX_READ));
+    target.read(o.target, buf, 0, buf.length, offset, (err, n) => {
+      if (err) return failure(id, err);
+      if (n === 0) return agent.status(id, STATUS_CODE.EOF);
+      o.bytesRead += n;
+      agent.data(id, buf.subarray(0, n));
+    });
+  });
+  on('WRITE', (target: SFTPWrapper, id: number, h: Buffer, offset: number, data: Buffer) => {
+    const o = handleOf(id, h);
+    if (!o) return;
+    target.write(o.target, data, 0, data.length, offset, (err) => {
+      if (err) return failure(id, err);
+      o.bytesWritten += data.length;
+      agent.status(id, STATUS_CODE.OK);
+    });
+  });
+  on('CLOSE', (target: SFTPWrapper, id: number, h: Buffer) => {
+    const o = handleOf(id, h);
+    if (!o) return;
+    handles.delete(h.toString('hex'));
+    target.close(o.target, (err) => {
+      if (err) failure(id, err);
+      else agent.status(id, STATUS_CODE.OK);
+      if (!o.dir)
+        done(
+          o.auditSeq,
+          { op: 'close', path: o.path, bytesRead: o.bytesRead, bytesWritten: o.bytesWritten },
+          o.opened,
+        );
+    });
+  });
+  on('FSTAT', (target: SFTPWrapper, id: number, h: Buffer) => {
+    const o = handleOf(id, h);
+    if (o) target.fstat(o.target, (err, st) => (err ? failure(id, err) : agent.attrs(id, st)));
+  });
+  on('FSETSTAT', (target: SFTPWrapper, id: number, h: Buffer, attrs: Attributes) => {
+    const o = handleOf(id, h);
+    if (o)
+      target.fsetstat(o.target, attrs, (err) => (err ? failure(id, err) : agent.status(id, STATUS_CODE.OK)));
+  });
+  on('OPENDIR', (target: SFTPWrapper, id: number, path: string) => {
+    target.opendir(path, (err, th) => {
+      if (err) return failure(id, err);
+      const h = newHandle({ target: th, path, dir: true, auditSeq: undefined });
+      if (!h) {
+        target.close(th, () => {});
+        return agent.status(id, STATUS_CODE.FAILURE, 'too many open handles');
+      }
+      agent.handle(id, h);
+    });
+  });
+  on('READDIR', (target: SFTPWrapper, id: number, h: Buffer) => {
+    const o = handleOf(id, h);
+    if (!o) return;
+    const readdir = target.readdir as unknown as (
+      h: Buffer,
+      opts: { full: boolean },
+      cb: (err: Error | undefined, list: { filename: string; longname: string; attrs: Attributes }[]) => void,
+    ) => void;
+    readdir.call(target, o.target, { full: true }, (err, list) =>
+      err ? failure(id, err) : agent.name(id, list),
+    );
+  });
+  on('STAT', (target, id: number, path: string) =>
+    target.stat(path, (err, st) => (err ? failure(id, err) : agent.attrs(id, st))),
+  );
+  on('LSTAT', (target, id: number, path: string) =>
+    target.lstat(path, (err, st) => (err ? failure(id, err) : agent.attrs(id, st))),
+  );
+  on('REALPATH', (target: SFTPWrapper, id: number, path: string) =>
+    target.realpath(path, (err, abs) =>
+      err ? failure(id, err) : agent.name(id, [{ filename: abs, longname: abs, attrs: {} as Attributes }]),
+    ),
+  );
+  on('READLINK', (target: SFTPWrapper, id: number, path: string) =>
+    target.readlink(path, (err, to) =>
+      err ? failure(id, err) : agent.name(id, [{ filename: to, longname: to, attrs: {} as Attributes }]),
+    ),
+  );
+  on('REMOVE', async (target: SFTPWrapper, id: number, path: string) => {
+    const t0 = Date.now();
+    const v = await decided(id, 'sftp-write', 'remove', [path]);
+    if (v) target.unlink(path, simple(id, v.auditSeq, t0, 'remove'));
+  });
+  on('RMDIR', async (target: SFTPWrapper, id: number, path: string) => {
+    const t0 = Date.now();
+    const v = await decided(id, 'sftp-write', 'rmdir', [path]);
+    if (v) target.rmdir(path, simple(id, v.auditSeq, t0, 'rmdir'));
+  });
+  on('MKDIR', async (target: SFTPWrapper, id: number, path: string, attrs: Attributes) => {
+    const t0 = Date.now();
+    const v = await decided(id, 'sftp-write', 'mkdir', [path]);
+    if (v) target.mkdir(path, attrs, simple(id, v.auditSeq, t0, 'mkdir'));
+  });
+  on('SETSTAT', async (target: SFTPWrapper, id: number, path: string, attrs: Attributes) => {
+    const t0 = Date.now();
+    const v = await decided(id, 'sftp-write', 'setstat', [path]);
+    if (v) target.setstat(path, attrs, simple(id, v.auditSeq, t0, 'setstat'));
+  });
+  on('RENAME', async (target: SFTPWrapper, id: number, from: string, to: string) => {
+    const t0 = Date.now();
+    const v = await decided(id, 'sftp-write', 'rename', [from, to]);
+    if (v) target.rename(from, to, simple(id, v.auditSeq, t0, 'rename'));
+  });
+  agent.on('SYMLINK', (id: number) =>
+    agent.status(id, STATUS_CODE.OP_UNSUPPORTED, 'symlink is not supported'),
+  );
+  agent.on('EXTENDED', (id: number) =>
+    agent.status(id, STATUS_CODE.OP_UNSUPPORTED, 'extensions are not supported'),
+  );
+  // the agent's EOF ends the subsystem: close the channel so that its client can exit
+  agent.on('end', () => endSftp(agent, 0));
+  agent.on('close', async () => {
+    const target = await ready.catch(() => undefined);
+    for (const o of handles.values()) {
+      target?.close(o.target, () => {});
+      if (!o.dir)
+        done(
+          o.auditSeq,
+          { op: 'close', path: o.path, bytesRead: o.bytesRead, bytesWritten: o.bytesWritten, unclosed: true },
+          o.opened,
+        );
+    }
+    handles.clear();
+    target?.end();
+  });
+}
+
+/**
+ * Ends the subsystem channel with an exit status, as sshd does (OpenSSH scp fails on a channel
+ * that closes without one). ssh2's server-side SFTP object has no public method for it, so this
+ * reaches its channel's protocol; if that ever changes, the channel still closes.
+ */
+export function endSftp(agent: SFTPWrapper, status: number): void {
+  const a = agent as unknown as {
+    _protocol?: { exitStatus?: (id: number, status: number) => void };
+    outgoing?: { id: number; state: string };
+  };
+  try {
+    if (a.outgoing?.state === 'open') a._protocol?.exitStatus?.(a.outgoing.id, status);
+  } catch {
+    // the channel is already going away
+  }
+  agent.end();
+}
