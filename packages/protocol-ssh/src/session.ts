@@ -10,10 +10,8 @@ import {
   Errors,
   type Forward,
   type Identity,
-  identityRef,
   type Masker,
   type MaskingProfile,
-  newSessionId,
   type PolicyDecider,
   type Resource,
   SessionPipeline,
@@ -176,28 +174,13 @@ export class SshSession {
       await this.#authFailure(a, resourceName, `no SSH resource named "${resourceName}"`);
       return;
     }
-    const session = {
-      id: newSessionId(),
-      protocol: 'ssh' as const,
-      identity,
-      resource: resource.name,
-      remote: this.ctx.remote,
-      startedAt: Date.now(),
-    };
-    const pipeline = new SessionPipeline(session, {
-      policy: this.opts.policy,
-      approvals: this.opts.approvals,
-      audit: this.opts.audit,
-    });
+    let pipeline: SessionPipeline;
     try {
-      await this.opts.audit.append({
-        type: 'auth.success',
-        sessionId: session.id,
-        identity: identityRef(identity),
-        resource: resource.name,
-        data: { protocol: 'ssh', remote: this.ctx.remote, method: a.method },
-      });
-      await pipeline.start({ method: a.method });
+      pipeline = await SessionPipeline.open(
+        { policy: this.opts.policy, approvals: this.opts.approvals, audit: this.opts.audit },
+        { protocol: 'ssh', identity, resource: resource.name, remote: this.ctx.remote },
+        { auth: { method: a.method }, start: { method: a.method } },
+      );
     } catch (err) {
       // fail closed: no session without its records
       this.ctx.log(`ssh ${this.ctx.remote}: audit store unavailable: ${(err as Error).message}`);

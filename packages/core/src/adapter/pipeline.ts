@@ -95,6 +95,29 @@ export class SessionPipeline {
     private readonly ports: PipelinePorts,
   ) {}
 
+  /**
+   * Opens a session for an authenticated identity: a new session id, then `auth.success` and
+   * `session.start` records. Rejects (AUDIT_UNAVAILABLE) when they cannot be written: no
+   * session without its records.
+   */
+  static async open(
+    ports: PipelinePorts,
+    s: Pick<SessionInfo, 'protocol' | 'identity' | 'resource' | 'remote'>,
+    data: { auth?: Record<string, unknown>; start?: Record<string, unknown> } = {},
+  ): Promise<SessionPipeline> {
+    const pipeline = new SessionPipeline({ ...s, id: newSessionId(), startedAt: Date.now() }, ports);
+    try {
+      await pipeline.#append({
+        type: 'auth.success',
+        data: { protocol: s.protocol, remote: s.remote, ...data.auth },
+      });
+    } catch (err) {
+      throw asAuditError(err);
+    }
+    await pipeline.start(data.start);
+    return pipeline;
+  }
+
   /** Records the session start; a failure here refuses the session. */
   async start(data: Record<string, unknown> = {}): Promise<void> {
     await this.#append({

@@ -68,8 +68,7 @@ export const serveCommand: Command = {
 };
 
 function parseListen(v: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(v);
-  if (!m || Number(m[2]) > 65535)
-    throw new TollgateError(Errors.CONFIG_INVALID, `--listen: expected host:port, got '${v}'`);
-  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+  const p = parseHostPort(v);
+  if (!p) throw new TollgateError(Errors.CONFIG_INVALID, `--listen: expected host:port, got '${v}'`);
+  return p;
 }

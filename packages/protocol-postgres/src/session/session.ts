@@ -12,10 +12,8 @@ import {
   type Decision,
   Errors,
   type Identity,
-  identityRef,
   type Masker,
   type MaskingProfile,
-  newSessionId,
   PgFrameReader,
   type PolicyDecider,
   type Resource,
@@ -362,31 +360,16 @@ export class PostgresSession {
       return false;
     }
 
-    const session = {
-      id: newSessionId(),
-      protocol: 'postgres' as const,
-      identity,
-      resource: resource.name,
-      remote: this.ctx.remote,
-      startedAt: Date.now(),
-    };
-    const pipeline = new SessionPipeline(session, {
-      policy: this.opts.policy,
-      approvals: this.opts.approvals,
-      audit: this.opts.audit,
-    });
+    let pipeline: SessionPipeline;
     try {
-      await this.opts.audit.append({
-        type: 'auth.success',
-        sessionId: session.id,
-        identity: identityRef(identity),
-        resource: resource.name,
-        data: { protocol: 'postgres', remote: this.ctx.remote, tls: this.#encrypted },
-      });
-      await pipeline.start({
-        application: startup.params.get('application_name') ?? null,
-        tls: this.#encrypted,
-      });
+      pipeline = await SessionPipeline.open(
+        { policy: this.opts.policy, approvals: this.opts.approvals, audit: this.opts.audit },
+        { protocol: 'postgres', identity, resource: resource.name, remote: this.ctx.remote },
+        {
+          auth: { tls: this.#encrypted },
+          start: { application: startup.params.get('application_name') ?? null, tls: this.#encrypted },
+        },
+      );
     } catch (err) {
       this.#send(
         fatal(
