@@ -5,6 +5,8 @@ import {
   BackendCode,
   buildBindComplete,
   buildCommandComplete,
+  buildCopyData,
+  buildCopyDone,
   buildDataRow,
   buildParseComplete,
   buildReadyForQuery,
@@ -189,5 +191,28 @@ describe('ResultStream (target → client)', () => {
     const f = parseErrorResponse(out[0] as Buffer).fields;
     assert.equal(f.code, '23505');
     assert.equal(f.detail, 'Key (email)=([REDACTED:email]) already exists.');
+  });
+
+  it('COPY OUT data is masked a run at a time and sent one row per CopyData', () => {
+    const s = new ResultStream(masking, new Refusals(), () => {}, 1 << 20);
+    const r = run();
+    s.expect({ kind: 'query', runs: [r] });
+    const copyOut = Buffer.from([0x48, 0, 0, 0, 7, 0, 0, 0]); // CopyOutResponse, text, 0 columns
+    const rows = ['1,ann@example.com\n', '2,plain\n', '3,4111 1111 1111 1111\n'].map((t) =>
+      buildCopyData(Buffer.from(t)),
+    );
+    const all = Buffer.concat([
+      copyOut,
+      ...rows,
+      buildCopyDone(),
+      buildCommandComplete('COPY 3'),
+      buildReadyForQuery('I'),
+    ]);
+    const out = messages(feed(s, all, [9, 30]));
+    const data = out.filter((m) => m[0] === BackendCode.CopyData).map((m) => m.subarray(5).toString());
+    assert.deepEqual(data, ['1,[REDACTED:email]\n', '2,plain\n', '3,[REDACTED:card]\n']);
+    assert.equal(r.rows, 3);
+    assert.deepEqual(r.masked, { email: 1, card: 1 });
+    assert.equal(r.outcome, 'COPY 3');
   });
 });

@@ -53,6 +53,7 @@ export type Expectation =
   | { readonly kind: 'function'; readonly run: StatementRun | undefined };
 
 const D = BackendCode.DataRow;
+const COPY_DATA = BackendCode.CopyData;
 
 /**
  * The target → client direction of one session: frames the target's bytes, masks DataRows and
@@ -109,16 +110,20 @@ export class ResultStream {
     let runStart = -1;
     let runEnd = 0;
     let runAb: ArrayBufferLike | undefined;
+    let runCode = 0;
     const flushRows = () => {
       if (runStart < 0 || !runAb) return;
-      out.push(this.#maskRows(Buffer.from(runAb, runStart, runEnd - runStart)));
+      const run = Buffer.from(runAb, runStart, runEnd - runStart);
+      out.push(runCode === D ? this.#maskRows(run) : this.#maskCopyRun(run));
       runStart = -1;
     };
     for (const m of msgs) {
       const b = m.bytes;
-      if (m.code === D && !this.#copyOut) {
-        // Consecutive DataRows are contiguous in the frame buffer: mask them in one call.
-        if (runStart >= 0 && runAb === b.buffer && runEnd === b.byteOffset) {
+      // DataRows (and COPY OUT data) arrive in runs that are contiguous in the frame buffer:
+      // mask each run in one native call.
+      const code = m.code === D && !this.#copyOut ? D : m.code === COPY_DATA && this.#copyOut ? COPY_DATA : 0;
+      if (code !== 0) {
+        if (runStart >= 0 && runCode === code && runAb === b.buffer && runEnd === b.byteOffset) {
           runEnd += b.length;
           continue;
         }
@@ -126,6 +131,7 @@ export class ResultStream {
         runAb = b.buffer;
         runStart = b.byteOffset;
         runEnd = b.byteOffset + b.length;
+        runCode = code;
         continue;
       }
       flushRows();
@@ -133,6 +139,39 @@ export class ResultStream {
     }
     flushRows();
     return out;
+  }
+
+  /**
+   * A run of COPY OUT CopyData messages: their payloads are scanned as one text (one native
+   * call), and when anything was masked the output is sent again one line per CopyData, as the
+   * server sends rows. Unchanged runs pass as they came.
+   */
+  #maskCopyRun(msgs: Buffer): Buffer {
+    const run = this.#currentRun();
+    const payloads: Buffer[] = [];
+    for (let i = 0; i < msgs.length; ) {
+      const end = i + 1 + msgs.readInt32BE(i + 1);
+      payloads.push(msgs.subarray(i + 5, end));
+      i = end;
+    }
+    const text = payloads.length === 1 ? (payloads[0] as Buffer) : Buffer.concat(payloads);
+    if (run) {
+      run.rows += payloads.length;
+      run.bytes += text.length;
+    }
+    const r = this.masking.masker(run?.profile ?? this.fallback).mask(text);
+    const counts = Object.entries(r.counts);
+    if (counts.length === 0) return msgs;
+    if (run) for (const [k, v] of counts) run.masked[k] = (run.masked[k] ?? 0) + v;
+    const out: Buffer[] = [];
+    const o = r.output;
+    for (let at = 0; at < o.length; ) {
+      const nl = o.indexOf(0x0a, at);
+      const end = nl < 0 ? o.length : nl + 1;
+      out.push(buildCopyData(o.subarray(at, end)));
+      at = end;
+    }
+    return Buffer.concat(out);
   }
 
   #maskRows(rows: Buffer): Buffer {
@@ -302,8 +341,6 @@ export class ResultStream {
       case BackendCode.CopyBothResponse:
         this.#copyOut = true;
         return b;
-      case BackendCode.CopyData:
-        return this.#copyData(b);
       case BackendCode.CopyDone:
         return b;
       case BackendCode.FunctionCallResponse: {
@@ -349,20 +386,6 @@ export class ResultStream {
     }
     if (!changed) return b;
     return kind === 'E' ? buildErrorResponse(fields) : buildNoticeResponse(fields);
-  }
-
-  /** COPY TO STDOUT data: text rows are scanned like values; the row split is kept. */
-  #copyData(b: Buffer): Buffer {
-    const run = this.#currentRun();
-    const payload = b.subarray(5);
-    if (run) {
-      run.rows += 1;
-      run.bytes += payload.length;
-    }
-    if (!run) return b;
-    const r = this.masking.masker(run.profile).mask(payload);
-    for (const [k, v] of Object.entries(r.counts)) run.masked[k] = (run.masked[k] ?? 0) + v;
-    return Object.keys(r.counts).length === 0 ? b : buildCopyData(r.output);
   }
 
   /** For Execute: the columns of the portal it runs (Describe 'P', else the statement's with Bind formats). */
