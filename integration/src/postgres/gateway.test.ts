@@ -178,6 +178,44 @@ describe('PostgreSQL through the gateway', () => {
     assert.equal(count.stdout.trim(), '200');
   });
 
+  test('one Query message read the way the target reads it: standard_conforming_strings, client encodings', {
+    timeout: 60_000,
+  }, async () => {
+    const c = await pgClient(ep('shop-strict'));
+    try {
+      await c.query('SET standard_conforming_strings = off');
+      // With the setting off, \\' escapes the quote and the DROP is a statement of its own.
+      const trick = await c.query("SELECT 'x\\' , ' ; DROP TABLE customers; --'").then(
+        () => undefined,
+        (e: { code?: string; message?: string }) => e,
+      );
+      assert.equal(trick?.code, '42501', JSON.stringify(trick));
+      assert.match(trick?.message ?? '', /policy denies dangerous/);
+    } finally {
+      await c.end();
+    }
+    const count = await viaGateway('SELECT count(*) FROM customers;', 'shop-strict');
+    assert.equal(count.stdout.trim(), '200');
+    const c2 = await pgClient(ep('shop-strict'));
+    c2.on('error', () => {});
+    try {
+      const sjis = await c2.query("SET client_encoding = 'SJIS'").then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      const after = await c2.query('SELECT 1').then(
+        () => 'still open',
+        (e: Error) => e.message,
+      );
+      assert.ok(
+        sjis !== undefined || after !== 'still open',
+        'the session must end once the client encoding is SJIS',
+      );
+    } finally {
+      await c2.end().catch(() => {});
+    }
+  });
+
   test('node-postgres: parameterised queries, prepared statements and masked rows', {
     timeout: 60_000,
   }, async () => {

@@ -292,6 +292,21 @@ export class PostgresSession {
   // --- 2./3. authenticate and connect ---------------------------------------------------------
 
   async #login(startup: StartupMessage): Promise<boolean> {
+    const encoding = startup.params.get('client_encoding');
+    if (encoding !== undefined && !isSafeEncoding(encoding)) {
+      this.#send(
+        fatal(
+          new TollgateError(
+            Errors.PROTOCOL_VIOLATION,
+            `client_encoding ${encoding} is not supported through the gateway`,
+            {
+              hint: 'use UTF8: in this encoding a character can end in a quote byte, so statements could not be classified as the server reads them',
+            },
+          ),
+        ),
+      );
+      return false;
+    }
     const user = startup.params.get('user') ?? '';
     const database = startup.params.get('database') ?? user;
     const remoteAddr = this.ctx.remote.slice(0, this.ctx.remote.lastIndexOf(':')).replace(/^\[|\]$/g, '');
@@ -429,11 +444,13 @@ export class PostgresSession {
 
   async #commands(): Promise<void> {
     const target = this.#target as TargetConnection;
+    this.#standardStrings = target.parameters.get('standard_conforming_strings') !== 'off';
     const results = new ResultStream(
       this.opts.masking,
       this.#refusals,
       (run) => this.#done(run),
       this.#maxLen,
+      (name, value) => this.#parameter(name, value),
     );
     this.#results = results;
     const tsock = target.socket;
@@ -482,6 +499,29 @@ export class PostgresSession {
       if (msgs.length === 0) continue;
       const terminate = await this.#batch(msgs.map((m) => m.bytes));
       if (terminate) return;
+    }
+  }
+
+  /**
+   * The classifier must read statements the way the target will: it follows
+   * standard_conforming_strings, and the session ends if the client encoding leaves UTF-8 (in
+   * encodings such as SJIS or GBK a multi-byte character can end in a quote or backslash byte).
+   */
+  #parameter(name: string, value: string): void {
+    if (name === 'standard_conforming_strings') this.#standardStrings = value !== 'off';
+    if (name === 'client_encoding' && !isSafeEncoding(value)) {
+      this.#send(
+        fatal(
+          new TollgateError(
+            Errors.PROTOCOL_VIOLATION,
+            `client_encoding ${value} is not supported through the gateway`,
+            {
+              hint: 'use UTF8: in this encoding a character can end in a quote byte, so statements could not be classified as the server reads them',
+            },
+          ),
+        ),
+      );
+      this.#client.destroy();
     }
   }
 
@@ -812,6 +852,38 @@ export class PostgresSession {
 function profileOf(opts: PostgresAdapterOptions, d: Decision): MaskingProfile {
   const name = d.effect === 'deny' ? undefined : d.masking;
   return (name ? opts.policy.maskingProfile(name) : undefined) ?? opts.defaultProfile ?? SCAN_EVERYTHING;
+}
+
+/**
+ * Client encodings whose multi-byte characters can end in an ASCII byte such as a quote or a
+ * backslash (PostgreSQL allows them only as client encodings for that reason). Through them
+ * the gateway would not split statements the way the server does, so they are refused; every
+ * other encoding is ASCII-safe for statement syntax.
+ */
+const UNSAFE_CLIENT_ENCODINGS = new Set([
+  'sjis',
+  'shiftjis',
+  'mskanji',
+  'shiftjis2004',
+  'win932',
+  'cp932',
+  'big5',
+  'win950',
+  'cp950',
+  'gbk',
+  'win936',
+  'cp936',
+  'gb18030',
+  'uhc',
+  'win949',
+  'cp949',
+  'johab',
+]);
+
+function isSafeEncoding(encoding: string): boolean {
+  return !UNSAFE_CLIENT_ENCODINGS.has(
+    encoding.trim().replace(/^'|'$/g, '').replace(/[-_]/g, '').toLowerCase(),
+  );
 }
 
 function splitAddress(address: string): [string, string] {
