@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ApprovalRequest } from '@tollgate/core';
 import { Gateway, type GatewayOptions } from '@tollgate/gateway';
 import {
   endpointFromTarget,
@@ -90,4 +91,17 @@ export function resourceYaml(name: string, target: PostgresTarget): string {
     username: ${target.user}
     credential: { env: TG_TEST_TARGET_PASSWORD }
 `;
+}
+
+/**
+ * The pending approval requests, once there is at least one: polls the control plane every
+ * 50 ms, at most `attempts` times (a held statement reaches it asynchronously).
+ */
+export async function pendingApprovals(gw: Gateway, attempts = 200): Promise<ApprovalRequest[]> {
+  let pending: ApprovalRequest[] = [];
+  for (let i = 0; i < attempts && pending.length === 0; i++) {
+    pending = await gw.controlPlane.approvals.list({ status: 'pending' });
+    if (pending.length === 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  return pending;
 }

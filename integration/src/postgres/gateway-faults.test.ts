@@ -10,7 +10,7 @@ import {
   parseErrorResponse,
 } from '@tollgate/protocol-postgres';
 import { FailureTracker, pgClient, psql } from '../harness/index';
-import { type GatewayFixture, resourceYaml, startGatewayFixture } from './fixture';
+import { type GatewayFixture, pendingApprovals, resourceYaml, startGatewayFixture } from './fixture';
 
 /**
  * Bad input and faults on the PostgreSQL path: each gets a clear, protocol-native error, the
@@ -208,11 +208,7 @@ rules:
       sock.write(Buffer.from([byte]));
       await new Promise((r) => setTimeout(r, 2));
     }
-    let pending: Awaited<ReturnType<typeof cp.approvals.list>> = [];
-    for (let i = 0; i < 100 && pending.length === 0; i++) {
-      pending = await cp.approvals.list({ status: 'pending' });
-      if (!pending.length) await new Promise((r) => setTimeout(r, 50));
-    }
+    const pending = await pendingApprovals(f().gw, 100);
     assert.equal(pending.length, 1);
     const a = pending[0] as { id: string; action: string };
     assert.equal(a.action, 'dangerous');
@@ -235,11 +231,7 @@ rules:
     sock.write(buildPasswordMessage(f().keys.agent as string));
     await new Promise((r) => setTimeout(r, 500));
     sock.write(buildQuery('DROP TABLE customers'));
-    let pending: Awaited<ReturnType<typeof cp.approvals.list>> = [];
-    for (let i = 0; i < 100 && pending.length === 0; i++) {
-      pending = await cp.approvals.list({ status: 'pending' });
-      if (!pending.length) await new Promise((r) => setTimeout(r, 50));
-    }
+    const pending = await pendingApprovals(f().gw, 100);
     assert.equal(pending.length, 1);
     const id = (pending[0] as { id: string }).id;
     sock.destroy();

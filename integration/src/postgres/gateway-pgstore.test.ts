@@ -13,7 +13,7 @@ import {
   seedCustomers,
   selectProvider,
 } from '../harness/index';
-import { resourceYaml } from './fixture';
+import { pendingApprovals, resourceYaml } from './fixture';
 
 /**
  * The PostgreSQL data path with its state in PostgreSQL (the multi-gateway store) instead of
@@ -111,11 +111,7 @@ ${resourceYaml('shop', target)}rules:
     try {
       const running = c.query('DROP TABLE scratch');
       const cp = (b as Gateway).controlPlane;
-      let pending: Awaited<ReturnType<typeof cp.approvals.list>> = [];
-      for (let i = 0; i < 200 && pending.length === 0; i++) {
-        pending = await cp.approvals.list({ status: 'pending' });
-        if (pending.length === 0) await new Promise((r) => setTimeout(r, 50));
-      }
+      const pending = await pendingApprovals(b as Gateway);
       assert.equal(pending.length, 1);
       await cp.approvals.approve((pending[0] as { id: string }).id, {
         subject: 'dba1',

@@ -17,6 +17,7 @@ import {
   seedCustomers,
   selectProvider,
 } from '../harness/index';
+import { pendingApprovals } from './fixture';
 
 /**
  * The PostgreSQL data path end to end: a real PostgreSQL target, the real gateway (control plane
@@ -255,11 +256,7 @@ describe('PostgreSQL through the gateway', () => {
     const running = viaGateway('DROP TABLE scratch;');
     const cp = gw?.controlPlane;
     assert.ok(cp);
-    let pending: Awaited<ReturnType<typeof cp.approvals.list>> = [];
-    for (let i = 0; i < 200 && pending.length === 0; i++) {
-      pending = await cp.approvals.list({ status: 'pending' });
-      if (pending.length === 0) await new Promise((r) => setTimeout(r, 50));
-    }
+    const pending = await pendingApprovals(gw as Gateway);
     assert.equal(pending.length, 1, 'the statement should be waiting for approval');
     const a = pending[0];
     assert.ok(a);

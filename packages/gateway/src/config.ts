@@ -82,17 +82,8 @@ function readSsh(src: YamlSource, node: Node): SshListenerConfig {
   const hostKeyFile = resolve(dirname(src.file), src.string(m.get('hostKeyFile'), 'ssh.hostKeyFile'));
   const out: { -readonly [K in keyof SshListenerConfig]: SshListenerConfig[K] } = { host, port, hostKeyFile };
   const t = m.get('connectTimeoutMs');
-  if (t !== undefined) {
-    const v = (t as { value?: unknown }).value;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 100 || v > 600_000) {
-      throw src.error(
-        t,
-        'ssh.connectTimeoutMs',
-        'expected a whole number of milliseconds from 100 to 600000',
-      );
-    }
-    out.connectTimeoutMs = v;
-  }
+  if (t !== undefined)
+    out.connectTimeoutMs = src.integer(t, 'ssh.connectTimeoutMs', 100, 600_000, 'milliseconds');
   return out;
 }
 
@@ -123,17 +114,8 @@ function readPostgres(src: YamlSource, node: Node): PostgresListenerConfig {
     );
   }
   const max = m.get('maxMessageLength');
-  if (max !== undefined) {
-    const v = (max as { value?: unknown }).value;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1024 || v > 1 << 30) {
-      throw src.error(
-        max,
-        'postgres.maxMessageLength',
-        'expected a whole number of bytes from 1024 to 1073741824',
-      );
-    }
-    out.maxMessageLength = v;
-  }
+  if (max !== undefined)
+    out.maxMessageLength = src.integer(max, 'postgres.maxMessageLength', 1024, 1 << 30, 'bytes');
   if (out.requireTls && !out.tls)
     throw src.error(node, 'postgres.requireTls', 'needs postgres.tls (certFile, keyFile)');
   return out;

@@ -59,14 +59,6 @@ function scalar(node: Node | undefined): unknown {
   return nodeType(node) === SCALAR ? (node as { value?: unknown }).value : undefined;
 }
 
-function number(src: YamlSource, node: Node | undefined, field: string, min: number, max: number): number {
-  const v = scalar(node);
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw src.error(node, field, `expected a whole number from ${min} to ${max}`);
-  }
-  return v;
-}
-
 function stringOrList(src: YamlSource, node: Node | undefined, field: string): string | string[] {
   return typeof scalar(node) === 'string' ? src.string(node, field) : src.strings(node, field);
 }
@@ -146,7 +138,7 @@ function readOidc(src: YamlSource, node: Node, f: string): OidcIssuerConfig {
   if (m.has('groupsClaim')) cfg.groupsClaim = src.string(m.get('groupsClaim'), `${f}.groupsClaim`);
   if (m.has('subjectClaim')) cfg.subjectClaim = src.string(m.get('subjectClaim'), `${f}.subjectClaim`);
   if (m.has('clockToleranceSec')) {
-    cfg.clockToleranceSec = number(src, m.get('clockToleranceSec'), `${f}.clockToleranceSec`, 0, 300);
+    cfg.clockToleranceSec = src.integer(m.get('clockToleranceSec'), `${f}.clockToleranceSec`, 0, 300);
   }
   try {
     validateOidcConfig(cfg);
@@ -160,7 +152,7 @@ function readGatewayTokens(src: YamlSource, node: Node, f: string): GatewayToken
   const m = src.map(node, f, ['signingKey', 'ttlSeconds', 'issuer']);
   if (!m.has('signingKey')) throw src.error(node, `${f}.signingKey`, 'required');
   const cfg: GatewayTokensConfig = { signingKey: credentialRef(src, m.get('signingKey'), `${f}.signingKey`) };
-  if (m.has('ttlSeconds')) cfg.ttlSeconds = number(src, m.get('ttlSeconds'), `${f}.ttlSeconds`, 1, 86_400);
+  if (m.has('ttlSeconds')) cfg.ttlSeconds = src.integer(m.get('ttlSeconds'), `${f}.ttlSeconds`, 1, 86_400);
   if (m.has('issuer')) cfg.issuer = src.string(m.get('issuer'), `${f}.issuer`);
   return cfg;
 }
@@ -184,7 +176,7 @@ function readSaml(src: YamlSource, node: Node, f: string): SamlExchangeConfig {
   if (m.has('groupsAttribute'))
     cfg.groupsAttribute = src.string(m.get('groupsAttribute'), `${f}.groupsAttribute`);
   if (m.has('clockSkewMs'))
-    cfg.clockSkewMs = number(src, m.get('clockSkewMs'), `${f}.clockSkewMs`, 0, 600_000);
+    cfg.clockSkewMs = src.integer(m.get('clockSkewMs'), `${f}.clockSkewMs`, 0, 600_000);
   return cfg;
 }
 

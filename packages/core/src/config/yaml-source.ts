@@ -114,6 +114,19 @@ export class YamlSource {
     return node.value;
   }
 
+  /** A whole number from `min` to `max`; `unit` names it in the error ("of milliseconds"). */
+  integer(node: Node | undefined, field: string, min: number, max: number, unit?: string): number {
+    const v = isScalar(node) ? node.value : undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw this.error(
+        node,
+        field,
+        `expected a whole number${unit ? ` of ${unit}` : ''} from ${min} to ${max}`,
+      );
+    }
+    return v;
+  }
+
   list(node: Node | undefined, field: string): Node[] {
     if (!isSeq(node)) throw this.error(node, field, 'expected a list');
     return node.items as Node[];

@@ -294,17 +294,7 @@ export class PostgresSession {
   async #login(startup: StartupMessage): Promise<boolean> {
     const encoding = startup.params.get('client_encoding');
     if (encoding !== undefined && !isSafeEncoding(encoding)) {
-      this.#send(
-        fatal(
-          new TollgateError(
-            Errors.PROTOCOL_VIOLATION,
-            `client_encoding ${encoding} is not supported through the gateway`,
-            {
-              hint: 'use UTF8: in this encoding a character can end in a quote byte, so statements could not be classified as the server reads them',
-            },
-          ),
-        ),
-      );
+      this.#send(fatal(unsafeEncoding(encoding)));
       return false;
     }
     const user = startup.params.get('user') ?? '';
@@ -510,17 +500,7 @@ export class PostgresSession {
   #parameter(name: string, value: string): void {
     if (name === 'standard_conforming_strings') this.#standardStrings = value !== 'off';
     if (name === 'client_encoding' && !isSafeEncoding(value)) {
-      this.#send(
-        fatal(
-          new TollgateError(
-            Errors.PROTOCOL_VIOLATION,
-            `client_encoding ${value} is not supported through the gateway`,
-            {
-              hint: 'use UTF8: in this encoding a character can end in a quote byte, so statements could not be classified as the server reads them',
-            },
-          ),
-        ),
-      );
+      this.#send(fatal(unsafeEncoding(value)));
       this.#client.destroy();
     }
   }
@@ -794,10 +774,14 @@ export class PostgresSession {
     const whole: CommandInput = {
       action: stmts.length ? strictest : 'utility',
       text,
-      fingerprint: createHash('sha256')
-        .update(stmts.map((s) => s.fingerprint).join(';'))
-        .digest('hex')
-        .slice(0, 16),
+      // One statement (the usual case) is its own fingerprint; several are hashed together.
+      fingerprint:
+        stmts.length === 1
+          ? (stmts[0] as ClassifiedStatement).fingerprint
+          : createHash('sha256')
+              .update(stmts.map((s) => s.fingerprint).join(';'))
+              .digest('hex')
+              .slice(0, 16),
       data: { statements: stmts.length },
     };
     const decisions = cmds.map((c) => pipeline.decide(c));
@@ -879,6 +863,16 @@ const UNSAFE_CLIENT_ENCODINGS = new Set([
   'cp949',
   'johab',
 ]);
+
+function unsafeEncoding(encoding: string): TollgateError {
+  return new TollgateError(
+    Errors.PROTOCOL_VIOLATION,
+    `client_encoding ${encoding} is not supported through the gateway`,
+    {
+      hint: 'use UTF8: in this encoding a character can end in a quote byte, so statements could not be classified as the server reads them',
+    },
+  );
+}
 
 function isSafeEncoding(encoding: string): boolean {
   return !UNSAFE_CLIENT_ENCODINGS.has(
