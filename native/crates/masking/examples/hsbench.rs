@@ -13,17 +13,29 @@ fn main() {
         }
         rows.push('\n');
     }
-    let big = rows.repeat(16 * 1024 * 1024 / rows.len() + 1).into_bytes();
-    for p in std::env::args().skip(1) {
-        let db = Database::compile(
-            &[Pattern {
-                expression: p.clone(),
+    let big = match std::env::var("CORPUS") {
+        Ok(path) => std::fs::read(path).unwrap(),
+        Err(_) => rows.repeat(16 * 1024 * 1024 / rows.len() + 1).into_bytes(),
+    };
+    // SET=1 compiles every argument into one database, as the engine does
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sets: Vec<Vec<String>> = if std::env::var("SET").is_ok() {
+        vec![args]
+    } else {
+        args.into_iter().map(|a| vec![a]).collect()
+    };
+    for set in sets {
+        let p = set.join(" | ");
+        let patterns: Vec<Pattern> = set
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Pattern {
+                expression: e.clone(),
                 flags: 0,
-                id: 0,
-            }],
-            false,
-        )
-        .unwrap();
+                id: i as u32,
+            })
+            .collect();
+        let db = Database::compile(&patterns, false).unwrap();
         let mut s = Scratch::default();
         let mut n = 0usize;
         db.scan(&mut s, &big, |_, _| n += 1).unwrap();

@@ -37,20 +37,10 @@ fn main() {
     for (n, c) in engine.entity_names().iter().zip(&per) {
         println!("  hits {n}: {c}");
     }
-    let targets = tollgate_masking::tokens::Targets {
-        card: Some(0),
-        ssn: Some(1),
-        aba: Some(2),
-        phone: Some(3),
-        ipv4: Some(4),
-        ipv6: Some(5),
-        iban: Some(6),
-    };
+    let targets = tollgate_masking::tokens::Targets::numbered();
     let t = Instant::now();
-    let mut sc = tollgate_masking::tokens::TokenScanner::new(targets);
     let mut th = [0usize; 7];
-    sc.scan(&big, |_, id| th[id as usize] += 1);
-    sc.finish(|_, id| th[id as usize] += 1);
+    tollgate_masking::tokens::scan(&targets, &big, 0, big.len(), |_, id| th[id as usize] += 1);
     println!(
         "token scanner only: {:.2} GB/s, hits {:?}",
         big.len() as f64 / t.elapsed().as_secs_f64() / 1e9,
@@ -84,9 +74,8 @@ fn main() {
         ),
     ] {
         let start = Instant::now();
-        let mut sc = tollgate_masking::tokens::TokenScanner::new(t);
         let mut n = 0usize;
-        sc.scan(&big, |_, _| n += 1);
+        tollgate_masking::tokens::scan(&t, &big, 0, big.len(), |_, _| n += 1);
         println!(
             "  token scanner, {label}: {:.2} GB/s ({n} hits)",
             big.len() as f64 / start.elapsed().as_secs_f64() / 1e9

@@ -4,8 +4,10 @@
 //! Detection in three steps:
 //! 1. Hyperscan scans the text once for every entity's prefilter, without start-of-match
 //!    tracking, and reports `(entity, end)` hits.
-//! 2. For each hit, a reverse lazy DFA of the exact pattern, anchored at the end, walks back at
+//! 2. For each hit, a reverse DFA of the exact pattern, anchored at the end, walks back at
 //!    most `max_len` bytes and yields every start; the leftmost start whose validator accepts wins.
+//!    Small patterns get a fully built DFA (a table walk per byte, nothing per call); the rest a
+//!    lazy DFA that builds its states as it meets them.
 //! 3. Candidates are resolved greedily by (start, longest, entity priority) into
 //!    non-overlapping replacements.
 //!
@@ -15,21 +17,27 @@
 use std::cmp::Reverse;
 use std::sync::Arc;
 
+use regex_automata::dfa::{dense, Automaton};
 use regex_automata::hybrid::dfa::{Cache, OverlappingState, DFA};
 use regex_automata::nfa::thompson;
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::start;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind};
 
 use crate::entities::{CustomSpec, Definition, Finder, ValueSpan};
 use crate::hs;
 use crate::redact::{redact, Style};
-use crate::tokens::{Targets, TokenScanner};
+use crate::tokens::{self, Targets};
 use crate::validators;
 
 /// Bytes of left context a validator may look at before a match (`version 1.2.3.4`).
 pub const CONTEXT: usize = 16;
 /// Bytes a validator may look at after a match (`…1111-12`).
 pub const LOOKAHEAD: usize = 2;
+
+/// Bytes of text a whole-buffer scan scans and confirms at a time (see `detect_segments`).
+const WINDOW: usize = 128 * 1024;
 
 /// Up to 64 entities: per-segment entity sets are bit masks.
 pub const MAX_ENTITIES: usize = 64;
@@ -43,7 +51,57 @@ pub struct EntityConfig {
 struct Compiled {
     def: Definition,
     style: Style,
-    reverse: Option<DFA>,
+    reverse: Option<Backward>,
+}
+
+/// The exact pattern, reversed, for start recovery.
+enum Backward {
+    /// With its anchored start state for each byte after the end (index 256: the text ends).
+    Dense(Box<(dense::DFA<Vec<u32>>, [StateID; 257])>),
+    Lazy(Box<DFA>),
+}
+
+/// Above this, a pattern's reverse DFA is built lazily instead (emails, JWTs, custom entities).
+const DENSE_LIMIT: usize = 1 << 20;
+
+fn reverse_dfa(exact: &str) -> Result<Backward, String> {
+    let syntax = syntax::Config::new().unicode(false).utf8(false);
+    let nfa = thompson::Config::new().reverse(true).utf8(false);
+    let dense = dense::Builder::new()
+        .syntax(syntax)
+        .thompson(nfa.clone())
+        .configure(
+            dense::Config::new()
+                .match_kind(MatchKind::All)
+                .start_kind(regex_automata::dfa::StartKind::Anchored)
+                .dfa_size_limit(Some(DENSE_LIMIT))
+                .determinize_size_limit(Some(4 * DENSE_LIMIT)),
+        )
+        .build(exact);
+    if let Ok(d) = dense {
+        let mut table = [StateID::ZERO; 257];
+        let mut ok = true;
+        for (b, slot) in table.iter_mut().enumerate() {
+            let after = (b < 256).then_some(b as u8);
+            let config = start::Config::new()
+                .anchored(Anchored::Yes)
+                .look_behind(after);
+            match d.start_state(&config) {
+                Ok(sid) => *slot = sid,
+                Err(_) => ok = false,
+            }
+        }
+        if ok {
+            return Ok(Backward::Dense(Box::new((d, table))));
+        }
+    }
+    DFA::builder()
+        .syntax(syntax)
+        .thompson(nfa)
+        .configure(DFA::config().match_kind(MatchKind::All))
+        .build(exact)
+        .map(|d| Backward::Lazy(Box::new(d)))
+        .map_err(|e| e.to_string())
 }
 
 /// A detected sensitive value: the byte span that gets replaced.
@@ -79,6 +137,7 @@ pub struct Scratch {
     hs: hs::Scratch,
     caches: Vec<Option<Cache>>,
     hits: Vec<(usize, u16)>,
+    window: Vec<(usize, u16)>,
     starts: Vec<usize>,
 }
 
@@ -169,16 +228,9 @@ impl Engine {
         for e in entities {
             let reverse = match e.definition.finder {
                 Finder::PemBlock => None,
-                Finder::Exact => Some(
-                    DFA::builder()
-                        .syntax(syntax::Config::new().unicode(false).utf8(false))
-                        .thompson(thompson::Config::new().reverse(true).utf8(false))
-                        .configure(DFA::config().match_kind(MatchKind::All))
-                        .build(&e.definition.exact)
-                        .map_err(|err| {
-                            ConfigError(format!("entity '{}': {err}", e.definition.name))
-                        })?,
-                ),
+                Finder::Exact => Some(reverse_dfa(&e.definition.exact).map_err(|err| {
+                    ConfigError(format!("entity '{}': {err}", e.definition.name))
+                })?),
             };
             compiled.push(Compiled {
                 def: e.definition,
@@ -274,7 +326,23 @@ impl Engine {
 
     /// Bytes a stream may hold back before it can decide about them.
     pub fn hold_back(&self) -> usize {
-        self.max_len + CONTEXT + LOOKAHEAD
+        (self.max_len + CONTEXT + LOOKAHEAD).max(tokens::LOOKBEHIND + LOOKAHEAD)
+    }
+
+    /// The end of the value an extending entity's hit at `h` lies in: the first byte from `h`
+    /// on that `extend` refuses. `Ok(None)`: the run is longer than the entity's longest value
+    /// (no value of it ends there); `Err(p)`: the run reaches the end of `hay` at `p`.
+    fn extend_from(&self, i: usize, hay: &[u8], h: usize) -> Result<Option<usize>, usize> {
+        let c = &self.entities[i];
+        let Some(extend) = c.def.extend else {
+            return Ok(Some(h));
+        };
+        let bound = h.saturating_add(c.def.max_len).min(hay.len());
+        match hay[h.min(bound)..bound].iter().position(|&b| !extend(b)) {
+            Some(k) => Ok(Some(h + k)),
+            None if bound < hay.len() => Ok(None),
+            None => Err(bound),
+        }
     }
 
     pub fn all_entities(&self) -> u64 {
@@ -291,9 +359,13 @@ impl Engine {
             caches: self
                 .entities
                 .iter()
-                .map(|c| c.reverse.as_ref().map(|d| d.create_cache()))
+                .map(|c| match &c.reverse {
+                    Some(Backward::Lazy(d)) => Some(d.create_cache()),
+                    _ => None,
+                })
                 .collect(),
             hits: Vec::new(),
+            window: Vec::new(),
             starts: Vec::new(),
         }
     }
@@ -318,7 +390,44 @@ impl Engine {
         let starts = &mut scratch.starts;
         starts.clear();
         match (&c.reverse, c.def.finder) {
-            (Some(dfa), _) => {
+            (Some(Backward::Dense(d)), _) => {
+                // a hand-written overlapping reverse walk: the start state comes from a table,
+                // and every start of an anchored match is collected in one pass
+                let (dfa, table) = &**d;
+                let mut sid = table[hay.get(e).map_or(256, |&b| b as usize)];
+                let mut at = e;
+                let mut dead = false;
+                while at > lo {
+                    at -= 1;
+                    sid = dfa.next_state(sid, hay[at]);
+                    if dfa.is_special_state(sid) {
+                        if dfa.is_match_state(sid) {
+                            // matches are reported one byte late
+                            starts.push(at + 1);
+                        } else if dfa.is_dead_state(sid) {
+                            dead = true;
+                            break;
+                        } else if dfa.is_quit_state(sid) {
+                            starts.clear();
+                            starts.push(lo); // cannot happen without quit bytes; fail closed
+                            dead = true;
+                            break;
+                        }
+                    }
+                }
+                if !dead {
+                    sid = if lo > 0 {
+                        dfa.next_state(sid, hay[lo - 1])
+                    } else {
+                        dfa.next_eoi_state(sid)
+                    };
+                    if dfa.is_match_state(sid) {
+                        starts.push(lo);
+                    }
+                }
+                starts.reverse();
+            }
+            (Some(Backward::Lazy(dfa)), _) => {
                 let cache = scratch.caches[i]
                     .as_mut()
                     .expect("cache for every reverse DFA");
@@ -379,48 +488,127 @@ impl Engine {
         let mut hits = std::mem::take(&mut scratch.hits);
         hits.clear();
         let entities = &self.entities;
-        self.block
-            .scan(&mut scratch.hs, text, |id, end| {
-                // open-ended prefilters report every prefix end; drop all but the last at once
-                let guard = entities.get(id as usize).and_then(|c| c.def.right_guard);
-                if guard.is_none_or(|g| g(text.get(end).copied())) {
-                    hits.push((end, id as u16));
-                }
-            })
-            .map_err(|e| e.to_string())?;
-        if self.tokens.any() {
-            let mut t = TokenScanner::new(self.tokens);
-            t.scan(text, |end, id| hits.push((end, id)));
-            t.finish(|end, id| hits.push((end, id)));
-        }
-        hits.sort_unstable();
-        hits.dedup();
+        let keep = |id: u32, end: usize| {
+            // open-ended prefilters report every prefix end; drop all but the last at once
+            let def = entities.get(id as usize).map(|c| &c.def);
+            let guard = def.and_then(|d| d.right_guard);
+            let extends = def.is_some_and(|d| d.extend.is_some());
+            extends || guard.is_none_or(|g| g(text.get(end).copied()))
+        };
+        // A large text goes through Hyperscan's stream mode one window ahead of the windows
+        // below, so that every stage reads text that is still in cache; a small one in one call.
+        let mut stream = if text.len() > 2 * WINDOW {
+            Some(self.stream.open_stream().map_err(|e| e.to_string())?)
+        } else {
+            self.block
+                .scan(&mut scratch.hs, text, |id, end| {
+                    if keep(id, end) {
+                        hits.push((end, id as u16));
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+            None
+        };
+        let mut hs_done = 0usize; // bytes fed to the stream
+                                  // Token hits are many (digit-dense text has one candidate every few hundred bytes) and
+                                  // each is confirmed by reading the text around it: scan and confirm a window at a time.
+        let mut window = std::mem::take(&mut scratch.window);
         let mut found = Vec::new();
         let mut seg_i = 0usize;
-        for &(e, ent) in &hits {
-            if ent as usize >= self.entities.len() {
-                continue;
+        let mut w0 = 0usize;
+        loop {
+            let w1 = (w0 + WINDOW).min(text.len());
+            if let Some(st) = stream.as_mut() {
+                // a match is reported at most one byte after its end: scan past w1 first
+                let ahead = (w1 + WINDOW).min(text.len());
+                if ahead > hs_done {
+                    st.scan(
+                        &self.stream,
+                        &mut scratch.hs,
+                        &text[hs_done..ahead],
+                        |id, end| {
+                            if keep(id, end) {
+                                hits.push((end, id as u16));
+                            }
+                        },
+                    )
+                    .map_err(|e| e.to_string())?;
+                    hs_done = ahead;
+                }
+                if hs_done == text.len() {
+                    if let Some(st) = stream.take() {
+                        st.close(&self.stream, &mut scratch.hs, |id, end| {
+                            if keep(id, end) {
+                                hits.push((end, id as u16));
+                            }
+                        })
+                        .map_err(|e| e.to_string())?;
+                    }
+                }
             }
-            while seg_i < segments.len() && segments[seg_i].end < e {
-                seg_i += 1;
+            window.clear();
+            // hits arrive in end order, give or take the one-byte delay: take those up to w1
+            hits.retain(|&h| {
+                let mine = h.0 <= w1;
+                if mine {
+                    window.push(h);
+                }
+                !mine
+            });
+            if self.tokens.any() {
+                tokens::scan(&self.tokens, text, w0, w1, |end, id| window.push((end, id)));
             }
-            let Some(seg) = segments.get(seg_i) else {
+            window.sort_unstable();
+            window.dedup();
+            for &(e, ent) in window.iter() {
+                if ent as usize >= self.entities.len() {
+                    continue;
+                }
+                while seg_i < segments.len() && segments[seg_i].end < e {
+                    seg_i += 1;
+                }
+                let Some(seg) = segments.get(seg_i) else {
+                    break;
+                };
+                if e <= seg.start || seg.entities & (1u64 << ent) == 0 {
+                    continue;
+                }
+                let hay = &text[seg.start..seg.end];
+                let e = match self.extend_from(ent as usize, hay, e - seg.start) {
+                    Ok(Some(e)) => e,
+                    Ok(None) => continue,
+                    Err(end) => end, // the segment ends the value
+                };
+                if let Some(f) = self.confirm(scratch, hay, 0, ent as usize, e) {
+                    found.push(Found {
+                        start: f.start + seg.start,
+                        end: f.end + seg.start,
+                        entity: f.entity,
+                    });
+                }
+            }
+            if w1 >= text.len() {
                 break;
-            };
-            if e <= seg.start || seg.entities & (1u64 << ent) == 0 {
-                continue;
             }
-            let hay = &text[seg.start..seg.end];
-            if let Some(f) = self.confirm(scratch, hay, 0, ent as usize, e - seg.start) {
-                found.push(Found {
-                    start: f.start + seg.start,
-                    end: f.end + seg.start,
-                    entity: f.entity,
-                });
-            }
+            w0 = w1;
         }
         scratch.hits = hits;
+        scratch.window = window;
         Ok(self.resolve(found, usize::MAX).0)
+    }
+
+    /// Which entities got a fully built reverse DFA, for profiling.
+    #[doc(hidden)]
+    pub fn dense_for_profile(&self) -> Vec<(&str, bool)> {
+        self.entities
+            .iter()
+            .map(|c| {
+                (
+                    c.def.name.as_str(),
+                    matches!(c.reverse, Some(Backward::Dense(_))),
+                )
+            })
+            .collect()
     }
 
     /// Raw prefilter hits, for profiling the stages apart.
@@ -669,7 +857,8 @@ impl RowPlan {
 pub struct MaskStream {
     engine: Arc<Engine>,
     hs: Option<hs::Stream>,
-    tokens: TokenScanner,
+    /// Stream offset up to which the token scanner has reported ends.
+    tokens_done: usize,
     scratch: Scratch,
     /// Unemitted bytes plus left context: `buf[0]` is stream offset `base`.
     buf: Vec<u8>,
@@ -677,6 +866,8 @@ pub struct MaskStream {
     total: usize,
     emitted: usize,
     pending_hits: Vec<(usize, u16)>,
+    /// Hits of extending entities whose value has not ended yet: (hit, entity, scanned to).
+    pending_runs: Vec<(usize, u16, usize)>,
     pending: Vec<Found>,
     counts: Vec<u32>,
 }
@@ -687,7 +878,7 @@ impl MaskStream {
         let scratch = engine.new_scratch();
         let n = engine.len();
         Ok(MaskStream {
-            tokens: TokenScanner::new(engine.tokens),
+            tokens_done: 0,
             engine,
             hs: Some(hs),
             scratch,
@@ -696,6 +887,7 @@ impl MaskStream {
             total: 0,
             emitted: 0,
             pending_hits: Vec::new(),
+            pending_runs: Vec::new(),
             pending: Vec::new(),
             counts: vec![0; n],
         })
@@ -717,24 +909,24 @@ impl MaskStream {
             return Err("write after finish".into());
         };
         let hits = &mut self.pending_hits;
-        let n = self.engine.len();
+        let runs = &mut self.pending_runs;
+        let engine = &self.engine;
         stream
             .scan(
-                &self.engine.stream,
+                &engine.stream,
                 &mut self.scratch.hs,
                 chunk,
-                |id, end| {
-                    if (id as usize) < n {
-                        hits.push((end, id as u16));
-                    }
+                |id, end| match engine.entities.get(id as usize) {
+                    Some(c) if c.def.extend.is_some() => runs.push((end, id as u16, end)),
+                    Some(_) => hits.push((end, id as u16)),
+                    None => {}
                 },
             )
             .map_err(|e| e.to_string())?;
-        if self.engine.tokens.any() {
-            self.tokens.scan(chunk, |end, id| hits.push((end, id)));
-        }
         self.buf.extend_from_slice(chunk);
         self.total += chunk.len();
+        // the token scanner needs the byte after an end: it reports up to the last byte but one
+        self.scan_tokens(self.total.saturating_sub(1));
         self.advance(false, out);
         Ok(())
     }
@@ -745,22 +937,72 @@ impl MaskStream {
             return Ok(());
         };
         let hits = &mut self.pending_hits;
-        let n = self.engine.len();
+        let runs = &mut self.pending_runs;
+        let engine = &self.engine;
         stream
-            .close(&self.engine.stream, &mut self.scratch.hs, |id, end| {
-                if (id as usize) < n {
-                    hits.push((end, id as u16));
-                }
+            .close(&engine.stream, &mut self.scratch.hs, |id, end| match engine
+                .entities
+                .get(id as usize)
+            {
+                Some(c) if c.def.extend.is_some() => runs.push((end, id as u16, end)),
+                Some(_) => hits.push((end, id as u16)),
+                None => {}
             })
             .map_err(|e| e.to_string())?;
-        if self.engine.tokens.any() {
-            self.tokens.finish(|end, id| hits.push((end, id)));
-        }
+        self.scan_tokens(self.total);
         self.advance(true, out);
         Ok(())
     }
 
+    /// Token scanner reports for ends up to `to` (a stream offset), read from the buffer with
+    /// the left context it keeps (`hold_back` covers `tokens::LOOKBEHIND`).
+    fn scan_tokens(&mut self, to: usize) {
+        if !self.engine.tokens.any() || to <= self.tokens_done {
+            return;
+        }
+        let base = self.base;
+        let hits = &mut self.pending_hits;
+        tokens::scan(
+            &self.engine.tokens,
+            &self.buf,
+            self.tokens_done - base,
+            to - base,
+            |e, id| hits.push((e + base, id)),
+        );
+        self.tokens_done = to;
+    }
+
+    /// Extending entities: a hit becomes an end once the run it lies in has ended.
+    fn end_runs(&mut self, last: bool) {
+        let base = self.base;
+        let engine = &self.engine;
+        let hits = &mut self.pending_hits;
+        let buf = &self.buf;
+        self.pending_runs.retain_mut(|(h, ent, scanned)| {
+            let c = &engine.entities[*ent as usize];
+            let extend = c.def.extend.expect("only extending entities wait here");
+            let bound = (*h + c.def.max_len).min(base + buf.len());
+            let mut p = (*scanned).max(*h);
+            while p < bound && extend(buf[p - base]) {
+                p += 1;
+            }
+            if p < base + buf.len() && p < *h + c.def.max_len {
+                hits.push((p, *ent)); // the run ended at p
+                false
+            } else if p >= *h + c.def.max_len {
+                false // longer than any value of the entity
+            } else if last {
+                hits.push((p, *ent)); // the stream ends the run
+                false
+            } else {
+                *scanned = p;
+                true
+            }
+        });
+    }
+
     fn advance(&mut self, last: bool, out: &mut Vec<u8>) {
+        self.end_runs(last);
         let engine = Arc::clone(&self.engine);
         let total = self.total;
         // Confirm the hits whose look-ahead bytes have arrived.

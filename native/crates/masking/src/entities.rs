@@ -57,6 +57,11 @@ pub struct Definition {
     /// A cheap test of the byte after a hit, run before any backward search: prefilters with an
     /// open-ended tail report every prefix end, and only the last one can be a value.
     pub right_guard: Option<fn(Option<u8>) -> bool>,
+    /// For prefilters that fire once inside a value instead of at every end it may have: the
+    /// value runs on from the hit over the bytes this accepts, and ends at the first it refuses.
+    /// (An open-ended tail such as `[A-Za-z0-9_-]*` would make Hyperscan report every prefix
+    /// end of a long token: hundreds of reports for one JWT.)
+    pub extend: Option<fn(u8) -> bool>,
 }
 
 /// Where a built-in entity's hits come from.
@@ -117,7 +122,8 @@ const AWS_ACCESS: &str =
 const AWS_SECRET: &str = r#"(?i:aws_?secret_?access_?key|aws_?secret_?key|secret_?access_?key)["']?\s{0,3}[:=]\s{0,3}["']?[A-Za-z0-9/+]{40}"#;
 const JWT_EXACT: &str = r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*";
 const BEARER_EXACT: &str = r"\b[Bb]earer[ \t]+[A-Za-z0-9._~+/=-]+";
-const BEARER_PRE: &str = r"\b[Bb]earer[ \t]+[A-Za-z0-9._~+/=-]{16,}";
+const JWT_PRE: &str = r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.";
+const BEARER_PRE: &str = r"\b[Bb]earer[ \t]+[A-Za-z0-9._~+/=-]{16}";
 const PEM_END: &str = r"-----END (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY-----";
 
 /// The longest PEM private-key block the masker recognises (an RSA-8192 key is about 6.5 KB).
@@ -226,7 +232,7 @@ const BUILTINS: &[B] = &[
     },
     B {
         name: "jwt",
-        prefilter: Pre::Exact,
+        prefilter: Pre::Hs(JWT_PRE),
         exact: JWT_EXACT,
         finder: Finder::Exact,
         max_len: 12 * 1024,
@@ -256,12 +262,20 @@ const BUILTINS: &[B] = &[
     },
 ];
 
+fn is_token_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"._~+/=-".contains(&c)
+}
+
+fn is_base64url(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
+}
+
 fn not_followed_by_token(b: Option<u8>) -> bool {
-    !matches!(b, Some(c) if c.is_ascii_alphanumeric() || b"._~+/=-".contains(&c))
+    !b.is_some_and(is_token_byte)
 }
 
 fn not_followed_by_base64url(b: Option<u8>) -> bool {
-    !matches!(b, Some(c) if c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    !b.is_some_and(is_base64url)
 }
 
 /// Names of the built-in entities, in their default order.
@@ -290,6 +304,11 @@ pub fn builtin(name: &str) -> Option<Definition> {
             right_guard: match b.name {
                 "jwt" => Some(not_followed_by_base64url),
                 "bearer_token" => Some(not_followed_by_token),
+                _ => None,
+            },
+            extend: match b.name {
+                "jwt" => Some(is_base64url),
+                "bearer_token" => Some(is_token_byte),
                 _ => None,
             },
         }
@@ -415,6 +434,7 @@ impl CustomSpec {
             normalize: Normalize::Raw,
             priority,
             right_guard: None,
+            extend: None,
         })
     }
 }

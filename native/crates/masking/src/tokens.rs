@@ -3,12 +3,22 @@
 //!
 //! Hyperscan is slow on patterns made only of character classes (`\d{13,19}` scans at about
 //! 1 GB/s on digit-dense logs, and a set of them at 0.3 GB/s): they have no literal for its
-//! literal matcher to anchor on. This scanner walks the bytes once with O(1) state — digit
-//! groups and their separators, hex-and-colon runs, and `CCdd` IBAN starts — and reports the
-//! offsets where a value of each entity may end. Like a Hyperscan prefilter it only has to be a
-//! superset: the exact pattern and the validator decide. The state carries across chunks, and a
-//! hit depends only on the bytes before it and the one byte after, so any chunking of a stream
-//! reports the same hits as one whole buffer.
+//! literal matcher to anchor on. This scanner classifies 64-byte blocks with SIMD compares into
+//! bit masks (digits, colons, upper case, word bytes) and then works a digit *group* at a time,
+//! not a byte at a time: each run of digits is found with two bit operations, and the groups
+//! of a token (digits joined by single `' '`, `'-'` or `'.'`) are packed into one integer whose
+//! shape is compared with the exact patterns' shapes. IPv6 is looked at only around colons and
+//! IBANs only at an upper-case word start followed by two digits.
+//!
+//! Like a Hyperscan prefilter it only has to be a superset: it reports offsets where a value of
+//! an entity may end, and the exact pattern and the validator decide. Every report depends only
+//! on the `LOOKBEHIND` bytes before the end and the one byte after it, so a stream can scan the
+//! new bytes of its buffer with that much left context and report exactly what a whole-buffer
+//! scan reports (`scan`'s `from`/`to` window).
+
+/// Bytes before a reported end that a report may depend on. Every value this scanner serves is
+/// at most 43 bytes long; the rest is margin.
+pub const LOOKBEHIND: usize = 64;
 
 /// Engine indices of the entities this scanner serves (None when not configured).
 #[derive(Clone, Copy, Debug, Default)]
@@ -23,364 +33,9 @@ pub struct Targets {
 }
 
 impl Targets {
-    pub fn any(&self) -> bool {
-        self.card.is_some()
-            || self.ssn.is_some()
-            || self.aba.is_some()
-            || self.phone.is_some()
-            || self.ipv4.is_some()
-            || self.ipv6.is_some()
-            || self.iban.is_some()
-    }
-}
-
-const OTHER: u8 = 0;
-const DIGIT: u8 = 1;
-const HEX_UPPER: u8 = 2;
-const UPPER: u8 = 3;
-const HEX_LOWER: u8 = 4;
-const LOWER: u8 = 5; // g-z and '_': word bytes that break every token here
-const SPACE: u8 = 6;
-const DASH: u8 = 7;
-const DOT: u8 = 8;
-const COLON: u8 = 9;
-
-const fn class_table() -> [u8; 256] {
-    let mut t = [OTHER; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = match c {
-            b'0'..=b'9' => DIGIT,
-            b'A'..=b'F' => HEX_UPPER,
-            b'G'..=b'Z' => UPPER,
-            b'a'..=b'f' => HEX_LOWER,
-            b'g'..=b'z' | b'_' => LOWER,
-            b' ' => SPACE,
-            b'-' => DASH,
-            b'.' => DOT,
-            b':' => COLON,
-            _ => OTHER,
-        };
-        b += 1;
-    }
-    t
-}
-
-static CLASS: [u8; 256] = class_table();
-
-/// Digit groups kept for shape checks: the current one and the three before it.
-const RING: usize = 4;
-
-#[derive(Clone, Debug)]
-pub struct TokenScanner {
-    t: Targets,
-    /// Stream offset of the next byte.
-    pos: usize,
-    // -- digit groups separated by single ' ', '-' or '.' --
-    cur: u32,     // length of the digit group in progress (0: none)
-    cur_sep: u8,  // separator before the group in progress (0: first group of its token)
-    pend_sep: u8, // separator just seen after a group, waiting for a digit
-    lens: [u32; RING],
-    seps: [u8; RING],
-    ngroups: usize, // completed groups in this token (capped at RING)
-    // -- hex and colon runs (IPv6) --
-    hx_active: bool,
-    hx_colons: u32,
-    hx_double: bool,
-    hx_prev_colon: bool,
-    hx_digit: bool,
-    // -- IBAN: [A-Z]{2}[0-9]{2} at a word start, then [A-Z0-9] with single spaces --
-    ib: i32, // characters of the candidate so far; -1 none
-    ib_prev_space: bool,
-    prev_word: bool,
-}
-
-impl TokenScanner {
-    pub fn new(t: Targets) -> TokenScanner {
-        TokenScanner {
-            t,
-            pos: 0,
-            cur: 0,
-            cur_sep: 0,
-            pend_sep: 0,
-            lens: [0; RING],
-            seps: [0; RING],
-            ngroups: 0,
-            hx_active: false,
-            hx_colons: 0,
-            hx_double: false,
-            hx_prev_colon: false,
-            hx_digit: false,
-            ib: -1,
-            ib_prev_space: false,
-            prev_word: false,
-        }
-    }
-
-    /// A digit group ended at `end`: report the entities whose shape fits.
-    #[inline(always)]
-    fn group_end(&mut self, end: usize, emit: &mut impl FnMut(usize, u16)) {
-        if self.ngroups == 0 && self.cur < 9 {
-            // a lone short number, the common case: it only joins the ring
-            self.lens[0] = self.cur;
-            self.seps[0] = self.cur_sep;
-            self.ngroups = 1;
-            self.cur = 0;
-            return;
-        }
-        self.shapes(end, emit);
-    }
-
-    #[inline(never)]
-    fn shapes(&mut self, end: usize, emit: &mut impl FnMut(usize, u16)) {
-        let l0 = self.cur;
-        let s0 = self.cur_sep;
-        let g = |k: usize| -> (u32, u8) {
-            // k-th completed group back (1 = the one before the current)
-            if k <= self.ngroups {
-                (
-                    self.lens[(self.ngroups - k) % RING],
-                    self.seps[(self.ngroups - k) % RING],
-                )
-            } else {
-                (0, 0)
-            }
-        };
-        let (l1, s1) = g(1);
-        let (l2, s2) = g(2);
-        let (l3, _) = g(3);
-        if let Some(id) = self.t.aba {
-            if l0 == 9 {
-                emit(end, id);
-            }
-        }
-        if let Some(id) = self.t.card {
-            let mut sum = l0;
-            let mut hit = (13..=19).contains(&l0);
-            let mut sep = s0;
-            let mut k = 1;
-            while !hit && k <= 4 && (sep == b' ' || sep == b'-') {
-                let (lk, sk) = g(k);
-                if lk == 0 {
-                    break;
-                }
-                sum += lk;
-                hit = k >= 2 && (13..=19).contains(&sum);
-                sep = sk;
-                k += 1;
-            }
-            if hit {
-                emit(end, id);
-            }
-        }
-        let dashed_or_spaced = |a: u8, b: u8| a == b && (a == b'-' || a == b' ');
-        if let Some(id) = self.t.ssn {
-            if l0 == 4 && l1 == 2 && l2 == 3 && dashed_or_spaced(s0, s1) {
-                emit(end, id);
-            }
-        }
-        if let Some(id) = self.t.phone {
-            if l0 == 4
-                && l1 == 3
-                && l2 == 3
-                && (s0 == b'-' || s0 == b'.')
-                && (s1 == b'-' || s1 == b'.')
-            {
-                emit(end, id);
-            }
-        }
-        if let Some(id) = self.t.ipv4 {
-            if l0 <= 3
-                && (1..=3).contains(&l1)
-                && (1..=3).contains(&l2)
-                && (1..=3).contains(&l3)
-                && s0 == b'.'
-                && s1 == b'.'
-                && s2 == b'.'
-            {
-                emit(end, id);
-            }
-        }
-        // the group joins the ring
-        self.lens[self.ngroups % RING] = l0;
-        self.seps[self.ngroups % RING] = s0;
-        self.ngroups += 1;
-        if self.ngroups >= 2 * RING {
-            self.ngroups -= RING; // keep indices small, same ring positions
-        }
-        self.cur = 0;
-    }
-
-    fn end_token(&mut self) {
-        self.ngroups = 0;
-        self.pend_sep = 0;
-    }
-
-    fn hex_end(&mut self, end: usize, emit: &mut impl FnMut(usize, u16)) {
-        if let Some(id) = self.t.ipv6 {
-            if self.hx_digit && (self.hx_double || self.hx_colons == 7) && self.hx_colons >= 2 {
-                emit(end, id);
-            }
-        }
-        self.hx_active = false;
-    }
-
-    fn iban_end(&mut self, end: usize, emit: &mut impl FnMut(usize, u16)) {
-        if let Some(id) = self.t.iban {
-            if self.ib >= 15 && !self.ib_prev_space {
-                emit(end, id);
-            }
-        }
-    }
-
-    /// Scans the next chunk of the stream; `emit(end, entity)` gets stream offsets.
-    pub fn scan(&mut self, chunk: &[u8], mut emit: impl FnMut(usize, u16)) {
-        let base = self.pos;
-        let mut i = 0;
-        let n = chunk.len();
-        while i < n {
-            // Fast path: outside every token, skip bytes that cannot start one.
-            if self.cur == 0 && self.pend_sep == 0 && !self.hx_active && self.ib < 0 {
-                while i < n {
-                    let c = CLASS[chunk[i] as usize];
-                    // a letter inside a word starts nothing: hex runs and IBANs begin at a word start
-                    if c == LOWER
-                        || (self.prev_word && (c == HEX_LOWER || c == HEX_UPPER || c == UPPER))
-                    {
-                        self.prev_word = true;
-                        i += 1;
-                    } else if c == OTHER || c == SPACE || c == DASH || c == DOT {
-                        self.prev_word = false;
-                        i += 1;
-                    } else {
-                        break;
-                    }
-                }
-                if i == n {
-                    break;
-                }
-            }
-            let b = chunk[i];
-            let c = CLASS[b as usize];
-            let at = base + i;
-            // digit groups
-            if c == DIGIT {
-                if self.cur == 0 {
-                    if self.pend_sep == 0 {
-                        self.ngroups = 0;
-                    }
-                    self.cur_sep = self.pend_sep;
-                    self.pend_sep = 0;
-                }
-                self.cur += 1;
-            } else if self.cur > 0 {
-                self.group_end(at, &mut emit);
-                if c == SPACE || c == DASH || c == DOT {
-                    self.pend_sep = b;
-                } else {
-                    self.end_token();
-                }
-            } else if self.pend_sep != 0 {
-                self.end_token();
-            }
-            // hex and colon runs
-            let hexish = c == DIGIT || c == HEX_UPPER || c == HEX_LOWER;
-            if hexish || c == COLON {
-                if !self.hx_active {
-                    if self.prev_word && c != COLON {
-                        // starts mid-word: not an address; wait for the word to end
-                    } else {
-                        self.hx_active = true;
-                        self.hx_colons = 0;
-                        self.hx_double = false;
-                        self.hx_prev_colon = false;
-                        self.hx_digit = false;
-                    }
-                }
-                if self.hx_active {
-                    if c == COLON {
-                        if self.hx_prev_colon {
-                            self.hx_double = true;
-                        }
-                        self.hx_colons += 1;
-                        self.hx_prev_colon = true;
-                        if self.hx_colons > 8 {
-                            self.hx_active = false;
-                        }
-                    } else {
-                        self.hx_prev_colon = false;
-                        self.hx_digit |= c == DIGIT;
-                    }
-                }
-            } else if self.hx_active {
-                self.hex_end(at, &mut emit);
-            }
-            // IBAN candidates
-            match c {
-                HEX_UPPER | UPPER => {
-                    if self.ib < 0 {
-                        if !self.prev_word {
-                            self.ib = 1;
-                        }
-                    } else if self.ib == 1 || self.ib >= 4 {
-                        self.ib += 1;
-                    } else {
-                        self.ib = -1;
-                    }
-                    self.ib_prev_space = false;
-                }
-                DIGIT => {
-                    if self.ib == 2 || self.ib == 3 || self.ib >= 4 {
-                        self.ib += 1;
-                    } else {
-                        self.ib = -1;
-                    }
-                    self.ib_prev_space = false;
-                }
-                SPACE if self.ib >= 4 && !self.ib_prev_space => {
-                    self.iban_end(at, &mut emit);
-                    self.ib_prev_space = true;
-                }
-                _ => {
-                    if self.ib >= 0 {
-                        self.iban_end(at, &mut emit);
-                    }
-                    self.ib = -1;
-                    self.ib_prev_space = false;
-                }
-            }
-            if self.ib > 64 {
-                self.ib = 64; // longer than any IBAN; keep reporting ends, bounded counter
-            }
-            self.prev_word = matches!(c, DIGIT | HEX_UPPER | UPPER | HEX_LOWER | LOWER);
-            i += 1;
-        }
-        self.pos = base + n;
-    }
-
-    /// Ends the stream: values that run to the last byte are reported.
-    pub fn finish(&mut self, mut emit: impl FnMut(usize, u16)) {
-        let end = self.pos;
-        if self.cur > 0 {
-            self.group_end(end, &mut emit);
-        }
-        if self.hx_active {
-            self.hex_end(end, &mut emit);
-        }
-        if self.ib >= 0 {
-            self.iban_end(end, &mut emit);
-        }
-        self.end_token();
-        self.ib = -1;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn targets() -> Targets {
+    /// Every entity, numbered 0 to 6 in field order (for benchmarks and profiles).
+    #[doc(hidden)]
+    pub fn numbered() -> Targets {
         Targets {
             card: Some(0),
             ssn: Some(1),
@@ -392,25 +47,574 @@ mod tests {
         }
     }
 
-    fn hits(chunks: &[&[u8]]) -> Vec<(usize, u16)> {
-        let mut s = TokenScanner::new(targets());
-        let mut out = Vec::new();
-        for c in chunks {
-            s.scan(c, |e, id| out.push((e, id)));
+    pub fn any(&self) -> bool {
+        self.numbers() || self.ipv6.is_some() || self.iban.is_some()
+    }
+
+    fn numbers(&self) -> bool {
+        self.card.is_some()
+            || self.ssn.is_some()
+            || self.aba.is_some()
+            || self.phone.is_some()
+            || self.ipv4.is_some()
+    }
+}
+
+/// Bit masks of one block of up to 64 bytes: bit i is byte i.
+#[derive(Clone, Copy, Default)]
+struct Masks {
+    digit: u64,
+    colon: u64,
+    upper: u64,
+    word: u64,
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn classify64(b: &[u8; 64]) -> Masks {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of the x86_64 baseline; loads are unaligned and within `b`.
+    unsafe {
+        let in_range = |v: __m128i, lo: u8, width: u8| {
+            // (v - lo) as unsigned <= width - 1
+            let t = _mm_sub_epi8(v, _mm_set1_epi8(lo as i8));
+            _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8((width - 1) as i8)), t)
+        };
+        let mut m = Masks::default();
+        for k in 0..4 {
+            let v = _mm_loadu_si128(b.as_ptr().add(16 * k) as *const __m128i);
+            let digit = in_range(v, b'0', 10);
+            let upper = in_range(v, b'A', 26);
+            let lower = in_range(v, b'a', 26);
+            let under = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'_' as i8));
+            let colon = _mm_cmpeq_epi8(v, _mm_set1_epi8(b':' as i8));
+            let word = _mm_or_si128(_mm_or_si128(digit, upper), _mm_or_si128(lower, under));
+            let sh = 16 * k;
+            m.digit |= (_mm_movemask_epi8(digit) as u16 as u64) << sh;
+            m.upper |= (_mm_movemask_epi8(upper) as u16 as u64) << sh;
+            m.colon |= (_mm_movemask_epi8(colon) as u16 as u64) << sh;
+            m.word |= (_mm_movemask_epi8(word) as u16 as u64) << sh;
         }
-        s.finish(|e, id| out.push((e, id)));
+        m
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn classify64(b: &[u8; 64]) -> Masks {
+    classify_scalar(b)
+}
+
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn classify_scalar(b: &[u8]) -> Masks {
+    let mut m = Masks::default();
+    for (i, &c) in b.iter().enumerate() {
+        let bit = 1u64 << i;
+        if c.is_ascii_digit() {
+            m.digit |= bit;
+        }
+        if c.is_ascii_uppercase() {
+            m.upper |= bit;
+        }
+        if c == b':' {
+            m.colon |= bit;
+        }
+        if is_word(c) {
+            m.word |= bit;
+        }
+    }
+    m
+}
+
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+#[inline(always)]
+fn is_hex_or_colon(c: u8) -> bool {
+    c.is_ascii_hexdigit() || c == b':'
+}
+
+#[inline(always)]
+fn is_upper_or_digit(c: u8) -> bool {
+    c.is_ascii_uppercase() || c.is_ascii_digit()
+}
+
+// Separator codes in a packed group: the byte joining a group to the one before it.
+const SEP_NONE: u64 = 0;
+const SEP_SPACE: u64 = 1;
+const SEP_DASH: u64 = 2;
+const SEP_DOT: u64 = 3;
+
+const fn sep_table() -> [u8; 256] {
+    let mut t = [SEP_NONE as u8; 256];
+    t[b' ' as usize] = SEP_SPACE as u8;
+    t[b'-' as usize] = SEP_DASH as u8;
+    t[b'.' as usize] = SEP_DOT as u8;
+    t
+}
+
+static SEP: [u8; 256] = sep_table();
+
+/// The digit groups of the token in progress, newest in the low bits: 7 bits each, the length
+/// (capped at 31: every shape here is shorter) and the separator before it (`SEP_*`).
+#[derive(Clone, Copy)]
+struct Groups {
+    packed: u64,
+    /// Offset just past the previous group (usize::MAX when none).
+    last_end: usize,
+}
+
+impl Default for Groups {
+    fn default() -> Groups {
+        Groups {
+            packed: 0,
+            last_end: usize::MAX,
+        }
+    }
+}
+
+impl Groups {
+    /// A run of digits at `s..e`.
+    #[inline(always)]
+    fn push(&mut self, text: &[u8], s: usize, e: usize) {
+        let len = (e - s).min(31) as u64;
+        // joined when exactly one separator byte lies between this run and the last; written
+        // without branches: most runs are lone numbers and the branch would mispredict
+        let adjacent = (self.last_end.wrapping_add(1) == s) as u64;
+        let sep = SEP[text[s.saturating_sub(1)] as usize] as u64 * adjacent;
+        let joined = ((self.packed << 7) | len | (sep << 5)) & ((sep != 0) as u64).wrapping_neg();
+        self.packed = joined | (len & ((sep == 0) as u64).wrapping_neg());
+        self.last_end = e;
+    }
+}
+
+/// Shapes of several groups, one bit each in the pair tables.
+const CARD_4444: u8 = 1; // \d{4}[ -]\d{4}[ -]\d{4}[ -]\d{1,4}
+const CARD_4444_TAIL: u8 = 2; // … then [ -]\d{1,3}
+const CARD_465: u8 = 4; // \d{4}[ -]\d{6}[ -]\d{4,5}
+const CARD_4333: u8 = 8; // \d{4}[ -]\d{3}[ -]\d{3}[ -]\d{3}
+const SSN_SHAPE: u8 = 16; // \d{3}-\d{2}-\d{4} | \d{3} \d{2} \d{4}
+const PHONE_SHAPE: u8 = 32; // \d{3}[-.]\d{3}[-.]\d{4}
+const IPV4_SHAPE: u8 = 64; // \d{1,3}(?:\.\d{1,3}){3}
+
+/// One group of a shape, newest first: allowed lengths and separators before it (bit per
+/// `SEP_*` code).
+#[derive(Clone, Copy)]
+struct Want(u8, u8, u8);
+
+const ANY_SEP: u8 = 0b1111;
+const SPACE_OR_DASH: u8 = 1 << SEP_SPACE | 1 << SEP_DASH;
+const DASH_OR_DOT: u8 = 1 << SEP_DASH | 1 << SEP_DOT;
+const DOT: u8 = 1 << SEP_DOT;
+
+const SHAPES: [(u8, &[Want]); 7] = [
+    (
+        CARD_4444,
+        &[
+            Want(1, 4, SPACE_OR_DASH),
+            Want(4, 4, SPACE_OR_DASH),
+            Want(4, 4, SPACE_OR_DASH),
+            Want(4, 4, ANY_SEP),
+        ],
+    ),
+    (
+        CARD_4444_TAIL,
+        &[
+            Want(1, 3, SPACE_OR_DASH),
+            Want(1, 4, SPACE_OR_DASH),
+            Want(4, 4, SPACE_OR_DASH),
+            Want(4, 4, SPACE_OR_DASH),
+            Want(4, 4, ANY_SEP),
+        ],
+    ),
+    (
+        CARD_465,
+        &[
+            Want(4, 5, SPACE_OR_DASH),
+            Want(6, 6, SPACE_OR_DASH),
+            Want(4, 4, ANY_SEP),
+        ],
+    ),
+    (
+        CARD_4333,
+        &[
+            Want(3, 3, SPACE_OR_DASH),
+            Want(3, 3, SPACE_OR_DASH),
+            Want(3, 3, SPACE_OR_DASH),
+            Want(4, 4, ANY_SEP),
+        ],
+    ),
+    (
+        SSN_SHAPE,
+        &[
+            Want(4, 4, SPACE_OR_DASH),
+            Want(2, 2, SPACE_OR_DASH),
+            Want(3, 3, ANY_SEP),
+        ],
+    ),
+    (
+        PHONE_SHAPE,
+        &[
+            Want(4, 4, DASH_OR_DOT),
+            Want(3, 3, DASH_OR_DOT),
+            Want(3, 3, ANY_SEP),
+        ],
+    ),
+    (
+        IPV4_SHAPE,
+        &[
+            Want(1, 3, DOT),
+            Want(1, 3, DOT),
+            Want(1, 3, DOT),
+            Want(1, 3, ANY_SEP),
+        ],
+    ),
+];
+
+/// `PAIRS[k][g_k | g_{k+1} << 7]`: the shapes whose groups k and k+1 accept those two groups.
+/// A token fits a shape when all four pairs agree, so four lookups replace the shape checks.
+type PairTables = [[u8; 1 << 14]; 4];
+
+fn pair_tables() -> &'static PairTables {
+    static TABLES: std::sync::OnceLock<Box<PairTables>> = std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
+        let fits = |w: Option<&Want>, g: usize| match w {
+            None => true,
+            Some(&Want(lo, hi, seps)) => {
+                let (len, sep) = ((g & 31) as u8, (g >> 5) as u8);
+                (lo..=hi).contains(&len) && seps & (1 << sep) != 0
+            }
+        };
+        let mut t = Box::new([[0u8; 1 << 14]; 4]);
+        for (k, table) in t.iter_mut().enumerate() {
+            for (idx, slot) in table.iter_mut().enumerate() {
+                let (a, b) = (idx & 127, idx >> 7);
+                for (bit, wants) in SHAPES {
+                    let mut ok = fits(wants.get(k), a) && fits(wants.get(k + 1), b);
+                    if bit == SSN_SHAPE && k == 0 {
+                        ok &= (a >> 5) == (b >> 5); // one separator kind throughout
+                    }
+                    if ok {
+                        *slot |= bit;
+                    }
+                }
+            }
+        }
+        t
+    })
+}
+
+/// The shapes (`CARD_*`, `SSN_SHAPE`, …) the token's groups fit, ending with its newest group.
+#[inline(always)]
+fn fit(tables: &PairTables, packed: u64) -> u8 {
+    let p = packed as usize;
+    tables[0][p & 0x3fff]
+        & tables[1][(p >> 7) & 0x3fff]
+        & tables[2][(p >> 14) & 0x3fff]
+        & tables[3][(p >> 21) & 0x3fff]
+}
+
+/// Reports the number-shaped entities whose exact pattern may end at `e`, the end of the
+/// token's newest group.
+#[inline(never)]
+fn shapes(t: &Targets, fit: u8, packed: u64, e: usize, emit: &mut impl FnMut(usize, u16)) {
+    let l0 = packed & 31;
+    if let (Some(id), 9) = (t.aba, l0) {
+        emit(e, id);
+    }
+    let card = CARD_4444 | CARD_4444_TAIL | CARD_465 | CARD_4333;
+    if let (Some(id), true) = (t.card, (13..=19).contains(&l0) || fit & card != 0) {
+        emit(e, id);
+    }
+    for (bits, id) in [
+        (SSN_SHAPE, t.ssn),
+        (PHONE_SHAPE, t.phone),
+        (IPV4_SHAPE, t.ipv4),
+    ] {
+        if let (Some(id), true) = (id, fit & bits != 0) {
+            emit(e, id);
+        }
+    }
+}
+
+/// The window one call scans: reports go to ends in `(from, to]`, bytes are read in
+/// `[lo, limit)`.
+struct Window<'a> {
+    text: &'a [u8],
+    tables: &'a PairTables,
+    lo: usize,
+    from: usize,
+    to: usize,
+    limit: usize,
+}
+
+impl Window<'_> {
+    #[inline(always)]
+    fn reports(&self, e: usize) -> bool {
+        e > self.from && e <= self.to
+    }
+
+    /// IPv6: a valid address is a whole run of hex digits and colons (its validator refuses any
+    /// hex, colon or letter next to it), so the only end to report is the run's end, for runs
+    /// of at most 39 bytes with a digit and either `::` or seven colons.
+    fn ipv6_around(&self, c: usize, id: u16, emit: &mut impl FnMut(usize, u16)) -> usize {
+        let text = self.text;
+        let mut a = c;
+        while a > self.lo && is_hex_or_colon(text[a - 1]) {
+            if c - a >= 40 {
+                return c + 1; // too long on the left
+            }
+            a -= 1;
+        }
+        let mut b = c + 1;
+        while b < self.limit && is_hex_or_colon(text[b]) {
+            if b - a >= 40 {
+                // too long: skip past the rest of the run
+                while b < self.limit && is_hex_or_colon(text[b]) {
+                    b += 1;
+                }
+                return b;
+            }
+            b += 1;
+        }
+        if !self.reports(b) || b - a > 39 {
+            return b;
+        }
+        if a > 0 && (text[a - 1].is_ascii_alphabetic() || text[a - 1] == b'_') {
+            return b;
+        }
+        let run = &text[a..b];
+        let colons = run.iter().filter(|&&x| x == b':').count();
+        let double = run.windows(2).any(|w| w == b"::");
+        let digit = run.iter().any(|x| x.is_ascii_digit());
+        if digit && colons >= 2 && (double || colons == 7) {
+            emit(b, id);
+        }
+        b
+    }
+
+    /// IBAN from a start `CCdd` at `i` (a word start): reports the end of the compact form and
+    /// every end of the space-grouped form.
+    fn iban_from(&self, i: usize, id: u16, emit: &mut impl FnMut(usize, u16)) {
+        let text = &self.text[..self.limit];
+        if i + 4 > text.len()
+            || !text[i + 1].is_ascii_uppercase()
+            || !text[i + 2].is_ascii_digit()
+            || !text[i + 3].is_ascii_digit()
+        {
+            return;
+        }
+        // compact: [A-Z0-9]{11,30} to the end of the word
+        let mut j = i + 4;
+        while j < text.len() && is_upper_or_digit(text[j]) && j - i <= 34 {
+            j += 1;
+        }
+        if (15..=34).contains(&(j - i)) && self.reports(j) {
+            emit(j, id);
+        }
+        // grouped: ( [A-Z0-9]{4}){2,7} then ( [A-Z0-9]{1,4})?
+        let mut p = i + 4;
+        let mut groups = 0;
+        while groups < 8 && p < text.len() && text[p] == b' ' {
+            let mut r = 0;
+            while p + 1 + r < text.len() && r < 5 && is_upper_or_digit(text[p + 1 + r]) {
+                r += 1;
+            }
+            match r {
+                4 if groups < 7 => {
+                    groups += 1;
+                    p += 5;
+                    if groups >= 2 && self.reports(p) {
+                        emit(p, id);
+                    }
+                }
+                1..=4 => {
+                    if groups >= 2 && self.reports(p + 1 + r) {
+                        emit(p + 1 + r, id);
+                    }
+                    return;
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
+/// Reports `(end, entity)` for every candidate end `e` with `from < e <= to`.
+///
+/// Reads `text[from - LOOKBEHIND .. to + 1]` (clipped to the text): the byte at `to`, when the
+/// text has it, tells whether a value ends at `to`; `to == text.len()` means the text ends
+/// there (the end of a stream or a buffer). Reports are in no particular order and may repeat.
+pub fn scan(t: &Targets, text: &[u8], from: usize, to: usize, mut emit: impl FnMut(usize, u16)) {
+    let to = to.min(text.len());
+    if to <= from || !t.any() {
+        return;
+    }
+    let w = Window {
+        text,
+        tables: pair_tables(),
+        lo: from.saturating_sub(LOOKBEHIND),
+        from,
+        to,
+        limit: if to < text.len() { to + 1 } else { to },
+    };
+    let numbers = t.numbers();
+    let mut groups = Groups::default();
+    let mut run_start: Option<usize> = None; // a digit run crossing a block edge
+    let mut ipv6_done = 0usize;
+    let mut prev_word = false; // was the byte before the block a word byte
+    let mut prev_colon = false;
+    let mut pos = w.lo;
+    let mut tail = [0u8; 64];
+    while pos < w.limit {
+        let n = (w.limit - pos).min(64);
+        let m = if n == 64 {
+            classify64(text[pos..pos + 64].try_into().expect("64 bytes"))
+        } else {
+            // the last partial block, zero-padded: padding is no digit, colon or letter
+            tail[..n].copy_from_slice(&text[pos..pos + n]);
+            tail[n..].fill(0);
+            classify64(&tail)
+        };
+        if numbers {
+            let mut d = m.digit;
+            if let Some(s) = run_start {
+                let ones = (!d).trailing_zeros() as usize;
+                if ones == 64 {
+                    pos += n;
+                    prev_word = true;
+                    prev_colon = false;
+                    continue;
+                }
+                end_group(t, &w, &mut groups, s, pos + ones, &mut emit);
+                run_start = None;
+                d &= !((1u64 << ones) - 1);
+            }
+            while d != 0 {
+                let low = d & d.wrapping_neg();
+                let s = low.trailing_zeros() as usize;
+                let sum = d.wrapping_add(low);
+                if sum & !d == 0 {
+                    // the run reaches the block's last bit
+                    run_start = Some(pos + s);
+                    break;
+                }
+                let e = (sum & !d).trailing_zeros() as usize;
+                end_group(t, &w, &mut groups, pos + s, pos + e, &mut emit);
+                d &= sum;
+            }
+        }
+        if let Some(id) = t.ipv6 {
+            // An address has `::` or seven colons within 39 bytes, so at least four of them in
+            // one of the (at most two) blocks it touches; the first colon looked at covers its
+            // whole run. Timestamps (`12:30:45`) mostly never get here.
+            let double = m.colon & ((m.colon << 1) | prev_colon as u64);
+            let mut c = if double != 0 || m.colon.count_ones() >= 4 {
+                m.colon
+            } else {
+                0
+            };
+            while c != 0 {
+                let at = pos + c.trailing_zeros() as usize;
+                c &= c - 1;
+                if at >= ipv6_done {
+                    ipv6_done = w.ipv6_around(at, id, &mut emit);
+                }
+            }
+        }
+        if let Some(id) = t.iban {
+            // upper case at a word start, followed by upper case: `CC` of `CCdd`
+            let starts = m.upper & !((m.word << 1) | prev_word as u64);
+            // bits near the block's end may continue in the next block: let them through
+            let mut u = starts
+                & ((m.upper >> 1) | (1 << 63))
+                & ((m.digit >> 2) | (3 << 62))
+                & ((m.digit >> 3) | (7 << 61));
+            while u != 0 {
+                let at = pos + u.trailing_zeros() as usize;
+                u &= u - 1;
+                w.iban_from(at, id, &mut emit);
+            }
+        }
+        prev_word = m.word >> 63 != 0;
+        prev_colon = m.colon >> 63 != 0;
+        pos += n;
+    }
+    if let Some(s) = run_start {
+        // a run to the end of what was read: it ends the text only when the text ends here
+        end_group(t, &w, &mut groups, s, w.limit, &mut emit);
+    }
+}
+
+#[inline(always)]
+fn end_group(
+    t: &Targets,
+    w: &Window,
+    groups: &mut Groups,
+    s: usize,
+    e: usize,
+    emit: &mut impl FnMut(usize, u16),
+) {
+    groups.push(w.text, s, e);
+    // one well-predicted branch: a lone group shorter than 9 digits fits no shape, and the
+    // pair tables refuse most joined ones (dates, times, versions)
+    let f = fit(w.tables, groups.packed);
+    if (f != 0 || groups.packed & 31 >= 9) && w.reports(e) {
+        shapes(t, f, groups.packed, e, emit);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use regex_automata::hybrid::dfa::{OverlappingState, DFA};
+    use regex_automata::util::syntax;
+    use regex_automata::{Anchored, Input, MatchKind};
+
+    fn targets() -> Targets {
+        Targets::numbered()
+    }
+
+    fn hits_window(text: &[u8], from: usize, to: usize) -> Vec<(usize, u16)> {
+        let mut out = Vec::new();
+        scan(&targets(), text, from, to, |e, id| out.push((e, id)));
+        out.sort_unstable();
+        out.dedup();
         out
+    }
+
+    fn hits(text: &[u8]) -> Vec<(usize, u16)> {
+        hits_window(text, 0, text.len())
     }
 
     fn names(text: &str) -> Vec<(String, &'static str)> {
         const N: [&str; 7] = ["card", "ssn", "aba", "phone", "ipv4", "ipv6", "iban"];
-        let mut v: Vec<(String, &'static str)> = hits(&[text.as_bytes()])
+        hits(text.as_bytes())
             .into_iter()
             .map(|(e, id)| (text[..e].to_string(), N[id as usize]))
-            .collect();
-        v.sort();
-        v.dedup();
-        v
+            .collect()
+    }
+
+    #[test]
+    fn simd_classes_match_the_scalar_ones() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200 {
+            let mut b = [0u8; 64];
+            for v in b.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *v = x as u8;
+            }
+            let (a, s) = (classify64(&b), classify_scalar(&b));
+            assert_eq!(
+                (a.digit, a.colon, a.upper, a.word),
+                (s.digit, s.colon, s.upper, s.word)
+            );
+        }
     }
 
     #[test]
@@ -418,8 +622,10 @@ mod tests {
         let has = |t: &str, n: &str| names(t).iter().any(|(pre, k)| *k == n && pre == t);
         assert!(has("4111 1111 1111 1111", "card"));
         assert!(has("4111-1111-1111-1111", "card"));
+        assert!(has("4111 1111 1111 1111 123", "card"));
         assert!(has("378282246310005", "card"));
         assert!(has("3782 822463 10005", "card"));
+        assert!(has("3056 930 902 590", "card"));
         assert!(has("123-45-6789", "ssn"));
         assert!(has("123 45 6789", "ssn"));
         assert!(has("021000021", "aba"));
@@ -431,6 +637,12 @@ mod tests {
         assert!(has("GB82 WEST 1234 5698 7654 32", "iban"));
         assert!(has("DE89370400440532013000", "iban"));
         assert!(has("KW81CBKU0000000000001234560101", "iban"));
+        // in context, with a block edge inside the value
+        let mut long = "x".repeat(60);
+        long.push_str(" 4111 1111 1111 1111");
+        assert!(names(&long)
+            .iter()
+            .any(|(pre, k)| *k == "card" && *pre == long));
     }
 
     #[test]
@@ -443,20 +655,123 @@ mod tests {
             "id 12345678",
             "deadbeef cafe",
             "INFO DEBUG",
+            "71d8b8c3-eb99-444a-8036-c1488369e0e6",
         ] {
-            assert!(hits(&[t.as_bytes()]).is_empty(), "{t}: {:?}", names(t));
+            assert!(hits(t.as_bytes()).is_empty(), "{t}: {:?}", names(t));
         }
     }
 
     #[test]
-    fn any_chunking_gives_the_same_hits() {
-        let text = b"a 4111 1111 1111 1111, 123-45-6789; 021000021 GB82 WEST 1234 5698 7654 32 fe80::1 10.0.0.1 415.555.2671 x";
-        let whole = hits(&[text]);
-        assert!(whole.len() >= 8);
+    fn windows_report_what_the_whole_scan_reports() {
+        let text = b"a 4111 1111 1111 1111, 123-45-6789; 021000021 GB82 WEST 1234 5698 7654 32 fe80::1 10.0.0.1 415.555.2671 x DE89370400440532013000";
+        let whole = hits(text);
+        assert!(whole.len() >= 9, "{whole:?}");
         for cut in 0..=text.len() {
-            assert_eq!(hits(&[&text[..cut], &text[cut..]]), whole, "cut {cut}");
+            // a stream that has seen `cut` bytes reports ends up to cut - 1, then the rest
+            let mut got = hits_window(&text[..cut], 0, cut.saturating_sub(1));
+            got.extend(hits_window(text, cut.saturating_sub(1), text.len()));
+            got.sort_unstable();
+            got.dedup();
+            assert_eq!(got, whole, "cut {cut}");
         }
-        let singles: Vec<&[u8]> = text.chunks(1).collect();
-        assert_eq!(hits(&singles), whole);
+    }
+
+    /// Every end of a value the exact pattern matches and the validator accepts, found the slow
+    /// way: an anchored forward search from every start.
+    fn oracle(text: &[u8]) -> Vec<(usize, u16)> {
+        const NAMES: [&str; 7] = [
+            "card",
+            "ssn",
+            "aba_routing",
+            "phone",
+            "ipv4",
+            "ipv6",
+            "iban",
+        ];
+        let mut out = Vec::new();
+        for (id, name) in NAMES.iter().enumerate() {
+            let def = crate::entities::builtin(name).unwrap();
+            let dfa = DFA::builder()
+                .syntax(syntax::Config::new().unicode(false).utf8(false))
+                .configure(DFA::config().match_kind(MatchKind::All))
+                .build(&def.exact)
+                .unwrap();
+            let mut cache = dfa.create_cache();
+            for s in 0..text.len() {
+                let input = Input::new(text).range(s..).anchored(Anchored::Yes);
+                let mut state = OverlappingState::start();
+                loop {
+                    dfa.try_search_overlapping_fwd(&mut cache, &input, &mut state)
+                        .unwrap();
+                    let Some(m) = state.get_match() else { break };
+                    let e = m.offset();
+                    if def.validator.is_none_or(|v| v(text, s, e)) {
+                        out.push((e, id as u16));
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9]{1,20}",
+            "[0-9]{1,5}([ .-][0-9]{1,6}){1,5}",
+            "[0-9a-fA-F]{0,4}(::?[0-9a-fA-F]{1,4}){1,8}",
+            "[A-Z]{2}[0-9]{2}[A-Z0-9]{8,32}",
+            "[A-Z]{2}[0-9]{2}( [A-Z0-9]{1,5}){1,9}",
+            "[a-zA-Z_:. -]{0,6}",
+            Just("4111 1111 1111 1111".to_string()),
+            Just("3782 822463 10005".to_string()),
+            Just("123-45-6789".to_string()),
+            Just("021000021".to_string()),
+            Just("415.555.2671".to_string()),
+            Just("192.168.0.1".to_string()),
+            Just("2001:db8::1".to_string()),
+            Just("GB82 WEST 1234 5698 7654 32".to_string()),
+            Just("DE89370400440532013000".to_string()),
+        ]
+    }
+
+    #[test]
+    fn the_oracle_finds_values() {
+        let text = b"x 4111 1111 1111 1111 y 123-45-6789 z 2001:db8::1 DE89370400440532013000";
+        let found = oracle(text);
+        for want in [(21, 0), (35, 1), (49, 5), (72, 6)] {
+            assert!(found.contains(&want), "{want:?} not in {found:?}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// The scanner is a prefilter: it may report too much, never too little.
+        #[test]
+        fn every_valid_value_end_is_reported(
+            pieces in proptest::collection::vec(piece(), 1..12),
+            glue in proptest::collection::vec(prop_oneof![Just(""), Just(" "), Just("-"), Just("."), Just(":"), Just("x")], 12),
+            cut in any::<usize>(),
+        ) {
+            let mut text = String::new();
+            for (i, p) in pieces.iter().enumerate() {
+                text.push_str(p);
+                text.push_str(glue[i % glue.len()]);
+            }
+            let text = text.as_bytes();
+            let reported = hits(text);
+            for want in oracle(text) {
+                prop_assert!(reported.contains(&want), "{want:?} missed in {:?}", String::from_utf8_lossy(text));
+            }
+            // and a stream cut anywhere reports the same
+            let cut = cut % (text.len() + 1);
+            let mut got = hits_window(&text[..cut], 0, cut.saturating_sub(1));
+            got.extend(hits_window(text, cut.saturating_sub(1), text.len()));
+            got.sort_unstable();
+            got.dedup();
+            prop_assert_eq!(got, reported);
+        }
     }
 }

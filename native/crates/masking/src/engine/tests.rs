@@ -432,3 +432,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_large_buffer_is_masked_window_by_window_like_a_stream() {
+    // values sit across the window edges of the whole-buffer scan and of the stream's chunks
+    let e = Arc::new(engine(Style::Full));
+    let mut text = Vec::new();
+    let mut k = 0usize;
+    let mut samples = 0u32;
+    while text.len() < 5 * WINDOW + 1000 {
+        let edge = (text.len() / WINDOW + 1) * WINDOW;
+        let line = SAMPLE.as_bytes();
+        // pad so that line k starts k % 40 bytes before the next edge, then the sample
+        let want = edge.saturating_sub(k % 40 + 20);
+        while text.len() < want {
+            text.extend_from_slice(b"filler 12:30:45 v1.2 ");
+        }
+        text.extend_from_slice(line);
+        k += 7;
+        samples += 1;
+    }
+    let mut scratch = e.new_scratch();
+    let mut counts = vec![0; e.len()];
+    let block = e.mask(&mut scratch, &text, &mut counts).unwrap();
+    let (streamed, scounts) = stream_mask(&e, &text, &[65_536, 131_071, 131_073, 400_000]);
+    assert!(counts.iter().sum::<u32>() > 50, "{counts:?}");
+    assert_eq!(scounts, counts);
+    assert!(streamed == block, "stream and whole-buffer output differ");
+    // every copy of the sample is found whole, wherever the edges fell
+    let mut one = vec![0; e.len()];
+    e.mask(&mut scratch, SAMPLE.as_bytes(), &mut one).unwrap();
+    let per: Vec<u32> = one.iter().map(|c| c * samples).collect();
+    assert_eq!(counts, per);
+}
