@@ -11,6 +11,27 @@ import { harnessLog, keepLogsFromEnv, safeName, saveLog } from './logs';
 import { freePort } from './ports';
 import type { SshdOptions, SshdTarget, StopOptions, StopResult } from './provider';
 
+/** Host key types `startLocalSshd` can generate (`ssh-keygen -t`). */
+export type SshHostKeyType = 'ed25519' | 'ecdsa' | 'rsa';
+
+/** `SshdOptions` plus knobs only the local sshd has (benchmarks, host-key tests). */
+export interface LocalSshdOptions extends SshdOptions {
+  /** sshd `MaxStartups` (default sshd's 10:30:100): raise it to open many connections at once. */
+  maxStartups?: number;
+  /** sshd `MaxSessions`, channels per connection (default sshd's 10). */
+  maxSessions?: number;
+  /** Host keys to generate, in this order (default `['ed25519']`); the first is `hostPublicKey`. */
+  hostKeyTypes?: readonly SshHostKeyType[];
+}
+
+/** A local sshd, with every host key it serves. */
+export interface LocalSshdTarget extends SshdTarget {
+  /** `type AAAA… comment` of each host key, in the order of `hostKeyTypes`. */
+  readonly hostPublicKeys: readonly string[];
+  /** The private host key files, in the same order (for tests that need the key itself). */
+  readonly hostKeyPaths: readonly string[];
+}
+
 /** Debian's OpenSSH server (package openssh-server); sshd must be started by absolute path. */
 export const SSHD = '/usr/sbin/sshd';
 const START_ATTEMPTS = 3;
@@ -31,10 +52,15 @@ export function publicKeyFingerprint(line: string): string {
   return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
 
-/** Generates an unencrypted Ed25519 key pair at `path` / `path.pub`; returns the public line. */
-export async function sshKeygen(path: string, comment = 'tollgate-test'): Promise<string> {
-  await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path], {
-    timeoutMs: 20_000,
+/** Generates an unencrypted key pair (Ed25519 unless `type` says) at `path` / `path.pub`; returns the public line. */
+export async function sshKeygen(
+  path: string,
+  comment = 'tollgate-test',
+  type: SshHostKeyType = 'ed25519',
+): Promise<string> {
+  const bits = type === 'rsa' ? ['-b', '3072'] : type === 'ecdsa' ? ['-b', '256'] : [];
+  await runOk('ssh-keygen', ['-q', '-t', type, ...bits, '-N', '', '-C', comment, '-f', path], {
+    timeoutMs: 60_000,
   });
   return (await readFile(`${path}.pub`, 'utf8')).trim();
 }
@@ -44,7 +70,7 @@ export async function sshKeygen(path: string, comment = 'tollgate-test'): Promis
  * host keys, an authorized key for the login user (the user running the tests), listening on
  * 127.0.0.1 on a random port, logging to a file that is kept when the suite failed.
  */
-export async function startLocalSshd(opts: SshdOptions): Promise<SshdTarget> {
+export async function startLocalSshd(opts: LocalSshdOptions): Promise<LocalSshdTarget> {
   const suite = opts.suite;
   const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
   const user = userInfo().username;
@@ -64,14 +90,20 @@ export async function startLocalSshd(opts: SshdOptions): Promise<SshdTarget> {
   });
   const readLog = () => readFile(logPath, 'utf8').catch(() => '');
 
-  let hostPublicKey: string;
+  const hostPublicKeys: string[] = [];
+  const hostKeyPaths: string[] = [];
   let clientPublicKey: string;
   const clientKeyPath = join(dir, 'client_ed25519');
   try {
     // privilege separation directory (Debian: /run/sshd), needed when sshd runs as root
     if (process.getuid?.() === 0 && !existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755 });
-    const hostKeyPath = join(dir, 'ssh_host_ed25519_key');
-    hostPublicKey = await sshKeygen(hostKeyPath, 'tollgate-test-host');
+    for (const type of opts.hostKeyTypes ?? ['ed25519']) {
+      const hostKeyPath = join(dir, `ssh_host_${type}_key`);
+      if (hostKeyPaths.includes(hostKeyPath)) continue;
+      hostPublicKeys.push(await sshKeygen(hostKeyPath, 'tollgate-test-host', type));
+      hostKeyPaths.push(hostKeyPath);
+    }
+    if (hostKeyPaths.length === 0) throw new Error('hostKeyTypes names no host key type');
     clientPublicKey = await sshKeygen(clientKeyPath, 'tollgate-test-client');
     await writeFile(
       join(dir, 'authorized_keys'),
@@ -88,7 +120,7 @@ export async function startLocalSshd(opts: SshdOptions): Promise<SshdTarget> {
           '# Written by the Tollgate integration harness.',
           `Port ${port}`,
           'ListenAddress 127.0.0.1',
-          `HostKey ${hostKeyPath}`,
+          ...hostKeyPaths.map((p) => `HostKey ${p}`),
           `PidFile ${join(dir, 'sshd.pid')}`,
           `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
           // the temp dir sits under world-writable /tmp, which StrictModes refuses
@@ -101,6 +133,8 @@ export async function startLocalSshd(opts: SshdOptions): Promise<SshdTarget> {
           'AllowTcpForwarding yes',
           'Subsystem sftp /usr/lib/openssh/sftp-server',
           'LogLevel VERBOSE',
+          ...(opts.maxStartups !== undefined ? [`MaxStartups ${opts.maxStartups}`] : []),
+          ...(opts.maxSessions !== undefined ? [`MaxSessions ${opts.maxSessions}`] : []),
           '',
         ].join('\n'),
       );
@@ -135,7 +169,8 @@ export async function startLocalSshd(opts: SshdOptions): Promise<SshdTarget> {
   let stopping: Promise<StopResult> | undefined;
   let finalLog: string | undefined;
   const proc = child as ChildProcess;
-  const target: SshdTarget = {
+  const hostPublicKey = hostPublicKeys[0] as string;
+  const target: LocalSshdTarget = {
     kind: 'sshd',
     provider: 'local',
     suite,
@@ -146,6 +181,8 @@ export async function startLocalSshd(opts: SshdOptions): Promise<SshdTarget> {
     clientPublicKey,
     hostPublicKey,
     hostKeyFingerprint: publicKeyFingerprint(hostPublicKey),
+    hostPublicKeys,
+    hostKeyPaths,
     logPath,
     logs: async () => finalLog ?? (await readLog()),
     stop: (o: StopOptions = {}) => {

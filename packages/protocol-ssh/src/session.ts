@@ -10,6 +10,7 @@ import {
   Errors,
   type Forward,
   type Identity,
+  identityRef,
   type Masker,
   type MaskingProfile,
   type PolicyDecider,
@@ -31,6 +32,7 @@ import {
   utils,
 } from 'ssh2';
 import { OutputMasking } from './output';
+import { ChannelRecorder } from './recording';
 import { endSftp, proxySftp } from './sftp';
 import { parseCommandLine, ShellParseError } from './shell-words';
 import { connectTarget, fingerprint as keyId } from './target';
@@ -54,6 +56,25 @@ export interface SshAdapterOptions {
   readonly connectTimeoutMs?: number;
   /** Bound on the agent's authentication phase (default 30 s). */
   readonly authTimeoutMs?: number;
+  /** Session recording of exec and shell channels (on by default; see docs/ssh.md). */
+  readonly recording?: SshRecordingOptions;
+}
+
+/**
+ * Exec and shell channels are recorded as asciicast v2 events in `recording` audit records
+ * (chunks of one channel each, chained like every record). sftp and forwarded ports are not.
+ */
+export interface SshRecordingOptions {
+  /** Default true. */
+  readonly enabled?: boolean;
+  /** Record what the agent types into a shell, masked with the channel's masker (default true). */
+  readonly input?: boolean;
+  /** A chunk (one audit record) is cut at this many JSON characters of events (default 64 Ki). */
+  readonly chunkChars?: number;
+  /** Longest events wait before they are stored (default 1000 ms). */
+  readonly flushMs?: number;
+  /** Bytes recorded per channel before the recording stops, marked truncated (default 64 MiB). */
+  readonly maxBytes?: number;
 }
 
 const METHODS: ('publickey' | 'password')[] = ['publickey', 'password'];
@@ -287,6 +308,7 @@ export class SshSession {
   #channels(s: Session): void {
     let running: ClientChannel | undefined;
     let pty: PseudoTtyInfo | undefined;
+    let rec: ChannelRecorder | undefined;
     s.on('pty', (accept, _reject, info) => {
       pty = info;
       accept?.();
@@ -295,6 +317,7 @@ export class SshSession {
       accept?.();
       if (pty) pty = { ...pty, ...info };
       running?.setWindow(info.rows, info.cols, info.height, info.width);
+      rec?.resize(info.cols, info.rows);
     });
     // Not built yet (docs/ssh.md): environment passing, X11, agent forwarding, other subsystems.
     s.on('env', (_accept, reject) => reject?.());
@@ -312,11 +335,28 @@ export class SshSession {
     });
     const start = (ch: ServerChannel, command: string | undefined) => {
       this.#execs++;
-      this.#run(ch, command, pty, (t) => {
+      rec = this.#recorder(command, pty);
+      rec?.onFail((err) => {
+        // fail closed: what would follow could not be recorded
+        this.ctx.log(`ssh ${this.ctx.remote}: recording not stored, closing the channel: ${err.message}`);
+        refuse(
+          ch,
+          new TollgateError(
+            Errors.AUDIT_UNAVAILABLE,
+            'audit store unavailable: the session recording cannot be stored',
+          ),
+        );
+        running?.close();
+      });
+      this.#run(ch, command, pty, rec, (t) => {
         running = t;
       }).catch((err: Error) => {
         this.ctx.log(`ssh ${this.ctx.remote}: channel failed: ${err.message}`);
-        refuse(ch, new TollgateError(Errors.PROTOCOL_VIOLATION, 'internal error while running the command'));
+        refuse(
+          ch,
+          new TollgateError(Errors.PROTOCOL_VIOLATION, 'internal error while running the command'),
+          rec,
+        );
       });
     };
     s.on('shell', (accept) => {
@@ -351,10 +391,40 @@ export class SshSession {
         target.sftp((err, remote) => (err ? fail(err) : resolve(remote))),
       );
     })();
-    proxySftp(agent, ready, { pipeline, govern, log });
+    proxySftp(agent, ready, { pipeline, govern, log, maskerFor: (profile) => this.#outputMasker(profile) });
     await ready.catch((err: Error) => {
       log(`sftp refused: ${err.message}`);
       endSftp(agent, err instanceof TollgateError ? err.kind.sshExit : 255);
+    });
+  }
+
+  /** The recorder of a new exec or shell channel, unless recording is off. */
+  #recorder(command: string | undefined, pty: PseudoTtyInfo | undefined): ChannelRecorder | undefined {
+    const o = this.opts.recording ?? {};
+    if (o.enabled === false) return undefined;
+    const s = (this.#pipeline as SessionPipeline).session;
+    return new ChannelRecorder({
+      kind: command === undefined ? 'shell' : 'exec',
+      channel: this.#execs,
+      width: pty?.cols || 80,
+      height: pty?.rows || 24,
+      ...(pty?.term ? { term: pty.term } : {}),
+      ...(command !== undefined ? { command: this.#maskText(command) } : {}),
+      ...(o.chunkChars ? { chunkChars: o.chunkChars } : {}),
+      ...(o.flushMs ? { flushMs: o.flushMs } : {}),
+      ...(o.maxBytes ? { maxBytes: o.maxBytes } : {}),
+      write: async (chunk, full) => {
+        await this.opts.audit.append(
+          {
+            type: 'recording',
+            sessionId: s.id,
+            identity: identityRef(s.identity),
+            resource: s.resource,
+            data: { ...chunk },
+          },
+          { lazy: !full },
+        );
+      },
     });
   }
 
@@ -363,6 +433,7 @@ export class SshSession {
     ch: ServerChannel,
     command: string | undefined,
     pty: PseudoTtyInfo | undefined,
+    rec: ChannelRecorder | undefined,
     started: (t: ClientChannel) => void,
   ): Promise<void> {
     const pipeline = this.#pipeline as SessionPipeline;
@@ -371,9 +442,10 @@ export class SshSession {
     ch.once('close', onGone);
     this.#gone.signal.addEventListener('abort', onGone, { once: true });
     try {
-      await this.#relay(pipeline, ch, command, pty, started, gone.signal);
+      await this.#relay(pipeline, ch, command, pty, rec, started, gone.signal);
     } finally {
       this.#gone.signal.removeEventListener('abort', onGone);
+      await rec?.close();
     }
   }
 
@@ -382,15 +454,20 @@ export class SshSession {
     ch: ServerChannel,
     command: string | undefined,
     pty: PseudoTtyInfo | undefined,
+    rec: ChannelRecorder | undefined,
     started: (t: ClientChannel) => void,
     signal: AbortSignal,
   ): Promise<void> {
     const t0 = Date.now();
+    const say = (text: string) => {
+      rec?.output(Buffer.from(text), 'stderr');
+      ch.stderr.write(text);
+    };
     const verdict =
       command === undefined
-        ? await this.#decideShell(pipeline, ch, signal)
-        : await this.#decide(pipeline, command, ch, signal);
-    if (verdict.kind === 'reject') return refuse(ch, verdict.error);
+        ? await this.#decideShell(pipeline, say, signal)
+        : await this.#decide(pipeline, command, say, signal);
+    if (verdict.kind === 'reject') return refuse(ch, verdict.error, rec);
 
     let target: Client;
     try {
@@ -403,7 +480,7 @@ export class SshSession {
       await pipeline
         .result(verdict.auditSeq, { durationMs: Date.now() - t0, errorCode: e.code })
         .catch(() => {});
-      return refuse(ch, e);
+      return refuse(ch, e, rec);
     }
     if (signal.aborted) {
       await pipeline
@@ -425,16 +502,19 @@ export class SshSession {
       if (command === undefined) target.shell(window ?? false, cb);
       else target.exec(command, window ? { pty: window } : {}, cb);
     };
-    const r = await runAtTarget(
-      open,
-      ch,
-      this.#outputMasker(verdict.masking),
-      pty ? IDLE_FLUSH_MS : undefined,
-      started,
-    ).catch((err: Error) => {
-      refuse(ch, new TollgateError(Errors.TARGET_UNAVAILABLE, `${this.#resource?.name}: ${err.message}`));
-      return undefined;
-    });
+    const masker = this.#outputMasker(verdict.masking);
+    if (command === undefined && this.opts.recording?.input !== false) rec?.recordInput(masker);
+    const r = await runAtTarget(open, ch, masker, pty ? IDLE_FLUSH_MS : undefined, started, rec).catch(
+      (err: Error) => {
+        refuse(
+          ch,
+          new TollgateError(Errors.TARGET_UNAVAILABLE, `${this.#resource?.name}: ${err.message}`),
+          rec,
+        );
+        return undefined;
+      },
+    );
+    await rec?.close();
     await pipeline
       .result(verdict.auditSeq, {
         durationMs: Date.now() - t0,
@@ -450,6 +530,7 @@ export class SshSession {
               bytesOut: r.bytesOut,
               bytesErr: r.bytesErr,
               bytesIn: r.bytesIn,
+              ...(rec?.failure ? { recording: 'failed: channel closed' } : {}),
             }
           : { error: 'target channel failed' },
       })
@@ -464,7 +545,7 @@ export class SshSession {
   async #decide(
     pipeline: SessionPipeline,
     command: string,
-    ch: ServerChannel,
+    say: (text: string) => void,
     signal: AbortSignal,
   ): Promise<Forward | { kind: 'reject'; error: TollgateError }> {
     const text = this.#maskText(command);
@@ -498,19 +579,17 @@ export class SshSession {
     const cmd = { ...(cmds[at] as CommandInput), data: { programs, governedBy: programs[at] ?? null } };
     const d = decisions[at] as Decision;
 
-    return this.#govern(pipeline, cmd, d, signal, (id, until) => ch.stderr.write(heldLine(id, until)));
+    return this.#govern(pipeline, cmd, d, signal, (id, until) => say(heldLine(id, until)));
   }
 
   /** An interactive shell: one decision (`shell`) for the whole channel. */
   async #decideShell(
     pipeline: SessionPipeline,
-    ch: ServerChannel,
+    say: (text: string) => void,
     signal: AbortSignal,
   ): Promise<Forward | { kind: 'reject'; error: TollgateError }> {
     const cmd: CommandInput = { action: 'shell', text: '(interactive shell)', fingerprint: 'shell' };
-    return this.#govern(pipeline, cmd, pipeline.decide(cmd), signal, (id, until) =>
-      ch.stderr.write(heldLine(id, until)),
-    );
+    return this.#govern(pipeline, cmd, pipeline.decide(cmd), signal, (id, until) => say(heldLine(id, until)));
   }
 
   /** Records the decision; holds for approval (telling the agent how) when the policy asks. */
@@ -553,11 +632,16 @@ function heldLine(id: string, until: number): string {
   return `tollgate: command held for approval (${id}) until ${new Date(until).toISOString()}; a reviewer runs: tollgate approvals approve ${id}\n`;
 }
 
-/** Writes the error the way an SSH client shows it (stderr + exit status) and closes the channel. */
-export function refuse(ch: ServerChannel, err: TollgateError): void {
+/**
+ * Writes the error the way an SSH client shows it (stderr + exit status) and closes the channel;
+ * with a recorder, the message is recorded as the client sees it.
+ */
+export function refuse(ch: ServerChannel, err: TollgateError, rec?: ChannelRecorder): void {
   try {
     if (!ch.writable) return;
-    ch.stderr.write(`tollgate: ${err.message}\n${err.hint ? `tollgate: hint: ${err.hint}\n` : ''}`);
+    const text = `tollgate: ${err.message}\n${err.hint ? `tollgate: hint: ${err.hint}\n` : ''}`;
+    if (!rec?.failure) rec?.output(Buffer.from(text), 'stderr');
+    ch.stderr.write(text);
     ch.exit(err.kind.sshExit);
     ch.end();
   } catch {
@@ -585,6 +669,7 @@ function runAtTarget(
   masker: Masker,
   idleFlushMs: number | undefined,
   started: (t: ClientChannel) => void,
+  rec: ChannelRecorder | undefined,
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     open((err, stream) => {
@@ -605,15 +690,17 @@ function runAtTarget(
       const relay = (
         from: NodeJS.ReadableStream & { pause(): unknown; resume(): unknown },
         to: NodeJS.WritableStream,
+        which: 'stdout' | 'stderr',
         count: (n: number) => void,
       ): OutputMasking => {
+        const hold = holder(from);
         const m = new OutputMasking(
           masker,
           (masked) => {
-            if (!to.write(masked)) {
-              from.pause();
-              to.once('drain', () => from.resume());
-            }
+            if (rec?.failure) return; // fail closed: nothing leaves unrecorded
+            rec?.output(masked, which);
+            if (!to.write(masked)) hold(new Promise((resolve) => to.once('drain', resolve)));
+            if (rec?.backlogged) hold(rec.drained());
           },
           idleFlushMs,
         );
@@ -628,14 +715,15 @@ function runAtTarget(
         });
         return m;
       };
-      const out = relay(stream, ch, (n) => {
+      const out = relay(stream, ch, 'stdout', (n) => {
         r.bytesOut += n;
       });
-      const errs = relay(stream.stderr, ch.stderr, (n) => {
+      const errs = relay(stream.stderr, ch.stderr, 'stderr', (n) => {
         r.bytesErr += n;
       });
       ch.on('data', (chunk: Buffer) => {
         r.bytesIn += chunk.length;
+        rec?.input(chunk);
         if (!stream.write(chunk)) {
           ch.pause();
           stream.once('drain', () => ch.resume());
@@ -656,9 +744,12 @@ function runAtTarget(
         try {
           out.finish();
           errs.finish();
-          if (r.code !== null) ch.exit(r.code);
-          else if (r.signal) ch.exit(r.signal, dump, desc ?? '');
-          ch.end();
+          // a channel refused meanwhile (recording failed) keeps the exit status it was given
+          if (!ch.writableEnded) {
+            if (r.code !== null) ch.exit(r.code);
+            else if (r.signal) ch.exit(r.signal, dump, desc ?? '');
+            ch.end();
+          }
         } catch {
           // the client is gone
         }
@@ -668,4 +759,16 @@ function runAtTarget(
       });
     });
   });
+}
+
+/** Pauses `from` until every promise handed to the returned function has settled. */
+function holder(from: { pause(): unknown; resume(): unknown }): (until: Promise<unknown>) => void {
+  let waiting = 0;
+  return (until) => {
+    if (waiting++ === 0) from.pause();
+    const done = () => {
+      if (--waiting === 0) from.resume();
+    };
+    until.then(done, done);
+  };
 }

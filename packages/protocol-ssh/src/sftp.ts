@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CommandInput, Forward, SessionPipeline, TollgateError } from '@tollgate/core';
+import type { CommandInput, Forward, Masker, SessionPipeline, TollgateError } from '@tollgate/core';
 import { type Attributes, type SFTPWrapper, utils } from 'ssh2';
 
 const { OPEN_MODE, STATUS_CODE } = utils.sftp;
@@ -16,6 +16,11 @@ export interface SftpPorts {
   /** Decides, records write-ahead and (for require-approval) waits: the session's `#govern`. */
   readonly govern: (cmd: CommandInput) => Promise<Verdict>;
   readonly log: (line: string) => void;
+  /**
+   * The masker for reads through a handle whose deciding rule names this masking profile; no
+   * profile, no masking (sftp data is passed as it is).
+   */
+  readonly maskerFor?: (profile: string) => Masker;
 }
 
 interface OpenHandle {
@@ -24,8 +29,11 @@ interface OpenHandle {
   readonly dir: boolean;
   readonly auditSeq: number | undefined;
   readonly opened: number;
+  /** Reads are masked with it (length-preserving only). */
+  readonly masker: Masker | undefined;
   bytesRead: number;
   bytesWritten: number;
+  masked: Record<string, number>;
 }
 
 /**
@@ -36,8 +44,9 @@ interface OpenHandle {
  * Policy: opening a file for writing, remove, rename, mkdir, rmdir, setstat are `sftp-write`
  * with the path in the audit record (rename: both); opening a file for reading is `sftp-read`.
  * Closing a file records bytes read and written. Listing and stat go through once the session's
- * `sftp-read` decision allowed the subsystem. Reads are not masked. `SYMLINK` and extensions are
- * refused (OP_UNSUPPORTED).
+ * `sftp-read` decision allowed the subsystem. `SYMLINK` and extensions are refused (OP_UNSUPPORTED).
+ *
+ * Reads are masked when the rule that allowed the open names a masking profile (see `maskedRead`).
  */
 export function proxySftp(agent: SFTPWrapper, ready: Promise<SFTPWrapper>, ports: SftpPorts): void {
   ready.catch(() => {});
@@ -60,11 +69,13 @@ export function proxySftp(agent: SFTPWrapper, ready: Promise<SFTPWrapper>, ports
     const code = typeof e?.code === 'number' ? e.code : STATUS_CODE.FAILURE;
     agent.status(id, code, e?.message ?? 'failure');
   };
-  const newHandle = (h: Omit<OpenHandle, 'bytesRead' | 'bytesWritten' | 'opened'>): Buffer | undefined => {
+  const newHandle = (
+    h: Omit<OpenHandle, 'bytesRead' | 'bytesWritten' | 'opened' | 'masked'>,
+  ): Buffer | undefined => {
     if (handles.size >= MAX_HANDLES) return undefined;
     const id = Buffer.alloc(4);
     id.writeUInt32BE(next++ >>> 0);
-    handles.set(id.toString('hex'), { ...h, opened: Date.now(), bytesRead: 0, bytesWritten: 0 });
+    handles.set(id.toString('hex'), { ...h, opened: Date.now(), bytesRead: 0, bytesWritten: 0, masked: {} });
     return id;
   };
   const handleOf = (id: number, h: Buffer): OpenHandle | undefined => {
@@ -118,7 +129,8 @@ export function proxySftp(agent: SFTPWrapper, ready: Promise<SFTPWrapper>, ports
         done(v.auditSeq, { op: 'open', error: err.message }, Date.now());
         return;
       }
-      const h = newHandle({ target: th, path, dir: false, auditSeq: v.auditSeq });
+      const masker = v.masking && ports.maskerFor ? ports.maskerFor(v.masking) : undefined;
+      const h = newHandle({ target: th, path, dir: false, auditSeq: v.auditSeq, masker });
       if (!h) {
         target.close(th, () => {});
         agent.status(id, STATUS_CODE.FAILURE, 'too many open handles');
@@ -130,6 +142,16 @@ export function proxySftp(agent: SFTPWrapper, ready: Promise<SFTPWrapper>, ports
   on('READ', (target: SFTPWrapper, id: number, h: Buffer, offset: number, len: number) => {
     const o = handleOf(id, h);
     if (!o) return;
+    if (o.masker) {
+      maskedRead(target, o, offset, Math.min(len, MAX_READ)).then(
+        (data) => (data.length ? agent.data(id, data) : agent.status(id, STATUS_CODE.EOF)),
+        (err: Error & { code?: number }) => {
+          if (err instanceof LengthChange) ports.log(`sftp read of ${o.path} refused: ${err.message}`);
+          failure(id, err);
+        },
+      );
+      return;
+    }
     const buf = Buffer.alloc(Math.min(len, MAX_READ));
     target.read(o.target, buf, 0, buf.length, offset, (err, n) => {
       if (err) return failure(id, err);
@@ -154,12 +176,7 @@ export function proxySftp(agent: SFTPWrapper, ready: Promise<SFTPWrapper>, ports
     target.close(o.target, (err) => {
       if (err) failure(id, err);
       else agent.status(id, STATUS_CODE.OK);
-      if (!o.dir)
-        done(
-          o.auditSeq,
-          { op: 'close', path: o.path, bytesRead: o.bytesRead, bytesWritten: o.bytesWritten },
-          o.opened,
-        );
+      if (!o.dir) done(o.auditSeq, closeData(o), o.opened);
     });
   });
   on('FSTAT', (target: SFTPWrapper, id: number, h: Buffer) => {
@@ -174,7 +191,7 @@ export function proxySftp(agent: SFTPWrapper, ready: Promise<SFTPWrapper>, ports
   on('OPENDIR', (target: SFTPWrapper, id: number, path: string) => {
     target.opendir(path, (err, th) => {
       if (err) return failure(id, err);
-      const h = newHandle({ target: th, path, dir: true, auditSeq: undefined });
+      const h = newHandle({ target: th, path, dir: true, auditSeq: undefined, masker: undefined });
       if (!h) {
         target.close(th, () => {});
         return agent.status(id, STATUS_CODE.FAILURE, 'too many open handles');
@@ -247,15 +264,85 @@ export function proxySftp(agent: SFTPWrapper, ready: Promise<SFTPWrapper>, ports
     const target = await ready.catch(() => undefined);
     for (const o of handles.values()) {
       target?.close(o.target, () => {});
-      if (!o.dir)
-        done(
-          o.auditSeq,
-          { op: 'close', path: o.path, bytesRead: o.bytesRead, bytesWritten: o.bytesWritten, unclosed: true },
-          o.opened,
-        );
+      if (!o.dir) done(o.auditSeq, { ...closeData(o), unclosed: true }, o.opened);
     }
     handles.clear();
     target?.end();
+  });
+}
+
+function closeData(o: OpenHandle): Record<string, unknown> {
+  return {
+    op: 'close',
+    path: o.path,
+    bytesRead: o.bytesRead,
+    bytesWritten: o.bytesWritten,
+    ...(o.masker ? { maskedRead: true } : {}),
+    ...(Object.keys(o.masked).length ? { masked: o.masked } : {}),
+  };
+}
+
+/** The masking style would change the data's length: an offset-addressed read cannot carry that. */
+export class LengthChange extends Error {
+  readonly code = STATUS_CODE.FAILURE;
+}
+
+/**
+ * A masked sftp READ. Reads are addressed by offset (and may arrive out of order, in parallel),
+ * so no stream carries state from one read to the next: each read fetches its range plus the
+ * masker's hold-back on both sides, masks that window at once, and returns the requested range.
+ * A value that crosses the edge of the range is therefore still masked. The masked data must
+ * keep its length (styles `last4` and `format` do; `full` and `hash` do not): otherwise the read
+ * fails rather than shift the file's bytes or pass them unmasked.
+ */
+export async function maskedRead(
+  target: SFTPWrapper,
+  o: Pick<OpenHandle, 'target' | 'masker' | 'masked' | 'bytesRead'>,
+  offset: number,
+  len: number,
+): Promise<Buffer> {
+  const masker = o.masker as Masker;
+  const context = masker.holdBack;
+  const start = Math.max(0, offset - context);
+  const window = await readRange(target, o.target, start, offset - start + len + context);
+  const at = offset - start;
+  if (window.length <= at) return Buffer.alloc(0);
+  const { output } = masker.mask(window);
+  if (output.length !== window.length) {
+    throw new LengthChange(
+      'tollgate: masking would change the length of the data; sftp reads need a length-preserving masking style (last4 or format)',
+    );
+  }
+  const end = Math.min(window.length, at + len);
+  if (!output.equals(window)) {
+    for (const d of masker.detect(window)) {
+      if (d.start >= at && d.start < end) o.masked[d.entity] = (o.masked[d.entity] ?? 0) + 1;
+    }
+  }
+  o.bytesRead += end - at;
+  return Buffer.from(output.subarray(at, end));
+}
+
+/** Reads `length` bytes from `offset`, fewer only at the end of the file (bounded loop). */
+function readRange(target: SFTPWrapper, handle: Buffer, offset: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    let rounds = 0;
+    const step = () => {
+      if (got >= length || rounds++ > 64) return resolve(buf.subarray(0, got));
+      target.read(handle, buf, got, length - got, offset + got, (err, n) => {
+        if (err) {
+          // EOF is a status, not a failure
+          if ((err as { code?: number }).code === STATUS_CODE.EOF) return resolve(buf.subarray(0, got));
+          return reject(err);
+        }
+        if (n === 0) return resolve(buf.subarray(0, got));
+        got += n;
+        step();
+      });
+    };
+    step();
   });
 }
 

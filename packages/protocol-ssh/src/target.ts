@@ -1,11 +1,8 @@
-import { createHash } from 'node:crypto';
 import { type CredentialVault, Errors, type Resource, TollgateError } from '@tollgate/core';
 import { Client, type ConnectConfig } from 'ssh2';
+import { fingerprint, KnownHostsCheck } from './host-key';
 
-/** `SHA256:<base64, no padding>` of an SSH public key blob, as `ssh-keygen -lf` prints it. */
-export function fingerprint(keyBlob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
-}
+export { fingerprint } from './host-key';
 
 function samePin(pinned: string, seen: string): boolean {
   return pinned.replace(/=+$/, '') === seen;
@@ -19,16 +16,18 @@ export interface TargetOptions {
 /**
  * Opens the gateway's own SSH connection to a resource: the resource's username, the
  * credential from the vault (a private key when its text starts with `-----BEGIN`, else a
- * password), and the target's host key checked against the pinned `hostKey` fingerprint. A
- * mismatch, a missing pin, an unreachable target or a refused login rejects with
- * `TARGET_UNAVAILABLE` / `CREDENTIAL_UNAVAILABLE` and a message that names the cause, never
- * the credential.
+ * password), and the target's host key checked against the pinned `hostKey` fingerprint and/or
+ * the resource's `knownHosts` file (OpenSSH format, read at each connection; with both, the key
+ * must pass both). A mismatch, a missing pin or entry, a revoked key, an unreachable target or a
+ * refused login rejects with `TARGET_UNAVAILABLE` / `CONFIG_INVALID` / `CREDENTIAL_UNAVAILABLE`
+ * and a message that names the cause (the file and the presented fingerprint for a host key),
+ * never the credential.
  */
 export async function connectTarget(resource: Resource, opts: TargetOptions): Promise<Client> {
   const pinned = resource.hostKey;
-  if (!pinned) {
+  if (!pinned && !resource.knownHosts) {
     throw new TollgateError(Errors.CONFIG_INVALID, `resource ${resource.name} has no pinned hostKey`, {
-      hint: "set hostKey to the target's fingerprint (ssh-keygen -lf <host key>.pub)",
+      hint: "set hostKey to the target's fingerprint (ssh-keygen -lf <host key>.pub) or knownHosts to a known_hosts file",
     });
   }
   if (!resource.username) {
@@ -37,18 +36,24 @@ export async function connectTarget(resource: Resource, opts: TargetOptions): Pr
   const i = resource.address.lastIndexOf(':');
   const host = resource.address.slice(0, i).replace(/^\[|\]$/g, '');
   const port = Number(resource.address.slice(i + 1));
+  const known = resource.knownHosts ? KnownHostsCheck.load(resource.knownHosts, host, port) : undefined;
   const secret = resource.credential ? (await opts.vault.resolve(resource.credential)).reveal() : undefined;
 
-  let seen: string | undefined;
+  let refusal: string | undefined;
+  const algorithms = known?.algorithms();
   const config: ConnectConfig = {
     host,
     port,
     username: resource.username,
     readyTimeout: opts.connectTimeoutMs,
     keepaliveInterval: 15_000,
+    ...(algorithms ? { algorithms: { serverHostKey: algorithms as never } } : {}),
     hostVerifier: (key: Buffer) => {
-      seen = fingerprint(key);
-      return samePin(pinned, seen);
+      const seen = fingerprint(key);
+      if (pinned && !samePin(pinned, seen))
+        refusal = `the target presented ${seen}, the policy pins ${pinned}`;
+      else refusal = known?.check(key);
+      return refusal === undefined;
     },
   };
   if (secret !== undefined) {
@@ -65,12 +70,14 @@ export async function connectTarget(resource: Resource, opts: TargetOptions): Pr
     });
     client.once('error', (err: Error & { level?: string }) => {
       client.end();
-      reject(targetError(resource, err, pinned, seen));
+      reject(targetError(resource, err, refusal));
     });
     try {
       client.connect(config);
+      // Without it Nagle holds back small requests (sftp READs) behind the target's delayed ACKs
+      client.setNoDelay(true);
     } catch (err) {
-      reject(targetError(resource, err as Error, pinned, seen));
+      reject(targetError(resource, err as Error, refusal));
     }
   });
 }
@@ -78,14 +85,15 @@ export async function connectTarget(resource: Resource, opts: TargetOptions): Pr
 function targetError(
   resource: Resource,
   err: Error & { level?: string },
-  pinned: string,
-  seen: string | undefined,
+  hostKeyRefusal: string | undefined,
 ): TollgateError {
-  if (seen !== undefined && !samePin(pinned, seen)) {
+  if (hostKeyRefusal !== undefined) {
     return new TollgateError(
       Errors.TARGET_UNAVAILABLE,
-      `host key of ${resource.name} (${resource.address}) does not match: the target presented ${seen}, the policy pins ${pinned}`,
-      { hint: 'the target may have been replaced or intercepted; an operator must check and update hostKey' },
+      `host key of ${resource.name} (${resource.address}) does not match: ${hostKeyRefusal}`,
+      {
+        hint: 'the target may have been replaced or intercepted; an operator must check and update hostKey or knownHosts',
+      },
     );
   }
   if (err.level === 'client-authentication') {

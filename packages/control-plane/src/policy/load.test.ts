@@ -84,7 +84,7 @@ rules:
     assert.deepEqual(problems(text), [
       'policy.yaml:2:1: colour: unknown field (allowed here: version, roles, resources, maskingProfiles, rules)',
       'policy.yaml:4:3: resources.db.address: missing (required)',
-      'policy.yaml:6:5: resources.db.adress: unknown field (allowed here: description, protocol, address, database, username, credential, tls, hostKey)',
+      'policy.yaml:6:5: resources.db.adress: unknown field (allowed here: description, protocol, address, database, username, credential, tls, hostKey, knownHosts)',
       'policy.yaml:9:33: rules[0].subjects[0].team: unknown field (allowed here: group, issuer)',
       'policy.yaml:13:5: rules[0].masks: unknown field (allowed here: name, description, subjects, resources, actions, when, effect, masking, approval, reason)',
     ]);
@@ -271,9 +271,30 @@ resources:
       'policy.yaml:5:14: resources.db.address: port 70000 is outside 1-65535',
       'policy.yaml:6:5: resources.db.hostKey: applies to ssh resources only (this one is postgres)',
       'policy.yaml:7:27: resources.db.tls.caFile: is used only with mode verify-full (mode is require)',
-      "policy.yaml:9:15: resources.box.protocol: ssh resources need hostKey: the target's host key fingerprint (ssh-keygen -lf <key>.pub)",
+      "policy.yaml:9:15: resources.box.protocol: ssh resources need hostKey (the target's host key fingerprint: ssh-keygen -lf <key>.pub) or knownHosts (an OpenSSH known_hosts file)",
       'policy.yaml:11:5: resources.box.database: applies to postgres resources only (this one is ssh)',
     ]);
+  });
+
+  it('knownHosts: for ssh resources, instead of or besides hostKey, relative to the policy file', () => {
+    const p = parsePolicy(
+      `version: 1
+resources:
+  a: { protocol: ssh, address: a:22, knownHosts: keys/known_hosts }
+  b: { protocol: ssh, address: b:22, knownHosts: /etc/ssh/ssh_known_hosts, hostKey: SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8 }
+`,
+      '/etc/tollgate/policy.yaml',
+    );
+    assert.equal(p.resource('a')?.knownHosts, '/etc/tollgate/keys/known_hosts');
+    assert.equal(p.resource('a')?.hostKey, undefined);
+    assert.equal(p.resource('b')?.knownHosts, '/etc/ssh/ssh_known_hosts');
+    assert.deepEqual(
+      problems(`version: 1
+resources:
+  db: { protocol: postgres, address: db:5432, knownHosts: known_hosts }
+`),
+      ['policy.yaml:3:47: resources.db.knownHosts: applies to ssh resources only (this one is postgres)'],
+    );
   });
 
   it('masking profiles: known entities, styles for scanned entities, column matchers', () => {

@@ -267,10 +267,14 @@ function checkSemantics(problems: Problems, doc: PolicyDocument, opts?: PolicyLo
       problems.add([...at, 'hostKey'], `applies to ssh resources only (this one is ${r.protocol})`, {
         key: true,
       });
-    if (r.protocol === 'ssh' && r.hostKey === undefined)
+    if (r.knownHosts !== undefined && r.protocol !== 'ssh')
+      problems.add([...at, 'knownHosts'], `applies to ssh resources only (this one is ${r.protocol})`, {
+        key: true,
+      });
+    if (r.protocol === 'ssh' && r.hostKey === undefined && r.knownHosts === undefined)
       problems.add(
         [...at, 'protocol'],
-        "ssh resources need hostKey: the target's host key fingerprint (ssh-keygen -lf <key>.pub)",
+        "ssh resources need hostKey (the target's host key fingerprint: ssh-keygen -lf <key>.pub) or knownHosts (an OpenSSH known_hosts file)",
       );
     if (r.protocol === 'ssh' && r.tls !== undefined)
       problems.add([...at, 'tls'], 'does not apply to ssh resources (the host key is pinned instead)', {

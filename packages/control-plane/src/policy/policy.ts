@@ -200,7 +200,7 @@ function defaultDeny(req: ActionRequest): Decision {
   };
 }
 
-/** Relative file paths in a resource (credential file, CA file) are relative to the policy file. */
+/** Relative file paths in a resource (credential file, CA file, known_hosts) are relative to the policy file. */
 function buildResource(
   name: string,
   r: NonNullable<PolicyDocument['resources']>[string],
@@ -227,6 +227,7 @@ function buildResource(
     username: r.username,
     credential: credential === undefined ? undefined : Object.freeze(credential),
     hostKey: r.hostKey,
+    ...(r.knownHosts === undefined ? {} : { knownHosts: resolvePath(base, r.knownHosts) }),
     database: r.protocol === 'postgres' ? (r.database ?? name) : undefined,
   });
 }

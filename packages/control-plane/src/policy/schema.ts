@@ -139,6 +139,14 @@ export const ResourceSchema = Type.Object(
         description: "SSH only: the target's host key fingerprint, SHA256:<43 base64 characters>",
       }),
     ),
+    knownHosts: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 4096,
+        description:
+          "SSH only: an OpenSSH known_hosts file listing the target's host keys; a relative path is relative to the policy file",
+      }),
+    ),
   },
   { ...strict, description: 'a target agents reach through the gateway' },
 );

@@ -77,6 +77,8 @@ export interface Resource {
   readonly credential: CredentialRef | undefined;
   /** SSH only: pinned host key fingerprint (`SHA256:…`) of the target. */
   readonly hostKey: string | undefined;
+  /** SSH only: an OpenSSH known_hosts file (absolute path) listing the target's host keys. */
+  readonly knownHosts?: string;
   /** PostgreSQL only: the database at the target (default: the resource name). */
   readonly database: string | undefined;
 }

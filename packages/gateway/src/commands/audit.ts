@@ -67,7 +67,11 @@ export function parseTime(value: string, flag: string): number {
   return t;
 }
 
-async function openLog(io: CommandIo, flag: string | undefined): Promise<{ db: StoreDb; store: AuditStore }> {
+/** Opens the audit store of `--store` (or $TOLLGATE_STORE) read-only; `tollgate replay` uses it too. */
+export async function openLog(
+  io: CommandIo,
+  flag: string | undefined,
+): Promise<{ db: StoreDb; store: AuditStore }> {
   const value = flag ?? io.env.TOLLGATE_STORE;
   if (!value) throw usageError('no store: pass --store sqlite:PATH|postgres://... or set TOLLGATE_STORE');
   const spec = parseStoreFlag(value);
@@ -89,7 +93,8 @@ async function openLog(io: CommandIo, flag: string | undefined): Promise<{ db: S
   }
 }
 
-function publicKey(io: CommandIo, file: string | undefined): KeyObject | undefined {
+/** The public key of `--public-key` (or $TOLLGATE_AUDIT_PUBLIC_KEY), if any. */
+export function publicKey(io: CommandIo, file: string | undefined): KeyObject | undefined {
   const path = file ?? io.env.TOLLGATE_AUDIT_PUBLIC_KEY;
   return path ? loadAuditPublicKey(path) : undefined;
 }

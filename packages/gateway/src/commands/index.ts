@@ -3,6 +3,7 @@ import { auditCommand } from './audit';
 import type { Command } from './command';
 import { maskCommand } from './mask';
 import { policyCommand } from './policy';
+import { replayCommand } from './replay';
 import { serveCommand } from './serve';
 import { serviceAccountsCommand } from './service-accounts';
 
@@ -14,4 +15,5 @@ export const COMMANDS: readonly Command[] = [
   policyCommand,
   serviceAccountsCommand,
   auditCommand,
+  replayCommand,
 ];

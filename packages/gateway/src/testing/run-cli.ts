@@ -7,6 +7,8 @@ export const BIN = join(__dirname, '..', '..', 'bin', 'tollgate.js');
 export interface CliRun {
   code: number | null;
   stdout: string;
+  /** stdout as bytes (for output that must be compared exactly, such as `tollgate replay`). */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -25,10 +27,10 @@ export function runCli(
       env: { ...base, ...opts.env },
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
-    let stdout = '';
+    const out: Buffer[] = [];
     let stderr = '';
     child.stdout?.on('data', (c: Buffer) => {
-      stdout += c.toString();
+      out.push(c);
     });
     child.stderr?.on('data', (c: Buffer) => {
       stderr += c.toString();
@@ -38,7 +40,8 @@ export function runCli(
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      const stdoutBytes = Buffer.concat(out);
+      resolve({ code, stdout: stdoutBytes.toString(), stdoutBytes, stderr });
     });
   });
 }
