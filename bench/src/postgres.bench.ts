@@ -46,6 +46,11 @@ import {
 export interface StartedBenchEndpoint {
   /** Where pgbench and psql connect (user, password and database as the endpoint expects them). */
   endpoint: PgEndpoint;
+  /**
+   * The endpoint runs in the bench's own process (the gateway): the report then gives its CPU
+   * time per transaction, which moves far less than tps on a shared machine.
+   */
+  inProcess?: boolean;
   stop(): Promise<void>;
 }
 
@@ -118,6 +123,8 @@ export interface ThroughputRow {
   tpsRatio: number | null;
   addedP50Us: number | null;
   addedP99Us: number | null;
+  /** In-process endpoints: CPU time of the bench process (all threads) per transaction, µs. */
+  cpuUsPerTx?: number | null;
   error?: string;
 }
 
@@ -132,6 +139,8 @@ export interface LatencyRow {
   /** Minus direct's, same mode. */
   addedP50Us: number | null;
   addedP99Us: number | null;
+  /** In-process endpoints: CPU time of the bench process per transaction, µs. */
+  cpuUsPerTx?: number | null;
   error?: string;
 }
 
@@ -168,7 +177,20 @@ export interface PostgresBenchReport {
 interface Running {
   name: string;
   endpoint: PgEndpoint;
+  inProcess?: boolean;
   stop(): Promise<void>;
+}
+
+/** CPU time of this process (every thread) while `fn` runs. */
+async function withCpu<T>(fn: () => Promise<T>): Promise<{ value: T; cpuUs: number }> {
+  const before = process.cpuUsage();
+  const value = await fn();
+  const used = process.cpuUsage(before);
+  return { value, cpuUs: used.user + used.system };
+}
+
+function perTx(cpuUs: number, transactions: number | null | undefined): number | null {
+  return transactions ? Number((cpuUs / transactions).toFixed(1)) : null;
 }
 
 function firstLine(e: unknown): string {
@@ -327,7 +349,12 @@ export async function runPostgresBench(opts: PostgresBenchOptions = {}): Promise
     for (const x of extras) {
       try {
         const s = await x.start(target);
-        running.push({ name: x.name, endpoint: { ...s.endpoint, name: x.name }, stop: () => s.stop() });
+        running.push({
+          name: x.name,
+          endpoint: { ...s.endpoint, name: x.name },
+          ...(s.inProcess ? { inProcess: true } : {}),
+          stop: () => s.stop(),
+        });
       } catch (e) {
         report.skipped.push({ endpoint: x.name, reason: firstLine(e) });
         log(`skipping ${x.name}: it did not start: ${firstLine(e)}`);
@@ -351,14 +378,18 @@ export async function runPostgresBench(opts: PostgresBenchOptions = {}): Promise
       for (const clients of config.clients) {
         for (const r of running) {
           log(`pgbench -S -M ${mode} -c ${clients} -T ${config.durationSec}: ${r.name}`);
-          const res = await pgbench(r.endpoint, {
-            mode,
-            clients,
-            selectOnly: true,
-            durationSec: config.durationSec,
-            latencyLog: true,
-          }).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
-          report.throughput.push(throughputRow(r.name, mode, clients, res));
+          const { value: res, cpuUs } = await withCpu(() =>
+            pgbench(r.endpoint, {
+              mode,
+              clients,
+              selectOnly: true,
+              durationSec: config.durationSec,
+              latencyLog: true,
+            }).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
+          );
+          const row = throughputRow(r.name, mode, clients, res);
+          if (r.inProcess) row.cpuUsPerTx = perTx(cpuUs, row.transactions);
+          report.throughput.push(row);
         }
       }
     }
@@ -368,14 +399,16 @@ export async function runPostgresBench(opts: PostgresBenchOptions = {}): Promise
         for (const r of running) {
           log(`latency, pgbench -S -M ${mode} -c 1 -T ${config.latencySec}: ${r.name}`);
           try {
-            const res = await pgbench(r.endpoint, {
-              mode,
-              clients: 1,
-              jobs: 1,
-              selectOnly: true,
-              durationSec: config.latencySec,
-              latencyLog: true,
-            });
+            const { value: res, cpuUs } = await withCpu(() =>
+              pgbench(r.endpoint, {
+                mode,
+                clients: 1,
+                jobs: 1,
+                selectOnly: true,
+                durationSec: config.latencySec,
+                latencyLog: true,
+              }),
+            );
             report.latency.push({
               endpoint: r.name,
               mode,
@@ -385,6 +418,7 @@ export async function runPostgresBench(opts: PostgresBenchOptions = {}): Promise
               p999Us: res.latency?.p999Us ?? null,
               addedP50Us: null,
               addedP99Us: null,
+              ...(r.inProcess ? { cpuUsPerTx: perTx(cpuUs, res.transactions) } : {}),
             });
           } catch (e) {
             report.latency.push({
@@ -460,21 +494,21 @@ export function formatPostgresReport(r: PostgresBenchReport): string {
   );
   out.push('', `pgbench -S, ${r.config.durationSec} s per run; latency from the per-transaction log`);
   out.push(
-    `${'mode'.padEnd(10)}${'clients'.padStart(8)}  ${'endpoint'.padEnd(12)}${'tps'.padStart(10)}${'× direct'.padStart(10)}${'p50 µs'.padStart(9)}${'p99 µs'.padStart(9)}${'+p50'.padStart(8)}${'+p99'.padStart(8)}`,
+    `${'mode'.padEnd(10)}${'clients'.padStart(8)}  ${'endpoint'.padEnd(12)}${'tps'.padStart(10)}${'× direct'.padStart(10)}${'p50 µs'.padStart(9)}${'p99 µs'.padStart(9)}${'+p50'.padStart(8)}${'+p99'.padStart(8)}${'cpu µs/tx'.padStart(11)}`,
   );
   for (const x of r.throughput) {
     out.push(
-      `${x.mode.padEnd(10)}${String(x.clients).padStart(8)}  ${x.endpoint.padEnd(12)}${fmt(x.tps).padStart(10)}${fmt(x.tpsRatio, 2).padStart(10)}${fmt(x.p50Us).padStart(9)}${fmt(x.p99Us).padStart(9)}${signed(x.addedP50Us).padStart(8)}${signed(x.addedP99Us).padStart(8)}${x.error ? `  error: ${x.error}` : ''}`,
+      `${x.mode.padEnd(10)}${String(x.clients).padStart(8)}  ${x.endpoint.padEnd(12)}${fmt(x.tps).padStart(10)}${fmt(x.tpsRatio, 2).padStart(10)}${fmt(x.p50Us).padStart(9)}${fmt(x.p99Us).padStart(9)}${signed(x.addedP50Us).padStart(8)}${signed(x.addedP99Us).padStart(8)}${fmt(x.cpuUsPerTx, 1).padStart(11)}${x.error ? `  error: ${x.error}` : ''}`,
     );
   }
   if (r.latency.length > 0) {
     out.push('', `added latency, one client, pgbench -S for ${r.config.latencySec} s (µs)`);
     out.push(
-      `${'mode'.padEnd(10)}${'endpoint'.padEnd(12)}${'p50'.padStart(8)}${'p99'.padStart(8)}${'p99.9'.padStart(8)}${'+p50'.padStart(8)}${'+p99'.padStart(8)}`,
+      `${'mode'.padEnd(10)}${'endpoint'.padEnd(12)}${'p50'.padStart(8)}${'p99'.padStart(8)}${'p99.9'.padStart(8)}${'+p50'.padStart(8)}${'+p99'.padStart(8)}${'cpu µs/tx'.padStart(11)}`,
     );
     for (const x of r.latency) {
       out.push(
-        `${x.mode.padEnd(10)}${x.endpoint.padEnd(12)}${fmt(x.p50Us).padStart(8)}${fmt(x.p99Us).padStart(8)}${fmt(x.p999Us).padStart(8)}${signed(x.addedP50Us).padStart(8)}${signed(x.addedP99Us).padStart(8)}${x.error ? `  error: ${x.error}` : ''}`,
+        `${x.mode.padEnd(10)}${x.endpoint.padEnd(12)}${fmt(x.p50Us).padStart(8)}${fmt(x.p99Us).padStart(8)}${fmt(x.p999Us).padStart(8)}${signed(x.addedP50Us).padStart(8)}${signed(x.addedP99Us).padStart(8)}${fmt(x.cpuUsPerTx, 1).padStart(11)}${x.error ? `  error: ${x.error}` : ''}`,
       );
     }
   }

@@ -11,13 +11,11 @@ import { registerBenchEndpoint } from './postgres.bench';
  * durable (SQLite, synchronous=FULL, group-committed) write-ahead audit record per statement and
  * its result record, and masking of every result column for every entity.
  */
-registerBenchEndpoint({
-  name: 'tollgate',
-  async start(target: PostgresTarget) {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
-    writeFileSync(
-      join(dir, 'policy.yaml'),
-      `version: 1
+async function startTollgate(target: PostgresTarget, name: string, durableAudit: boolean) {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+  writeFileSync(
+    join(dir, 'policy.yaml'),
+    `version: 1
 resources:
   bench:
     protocol: postgres
@@ -35,27 +33,46 @@ rules:
     effect: allow
     masking: everything
 `,
-    );
-    const gw = await Gateway.start({
-      controlPlane: { store: { sqlite: join(dir, 'state.db') }, policyFile: join(dir, 'policy.yaml') },
-      postgres: { host: '127.0.0.1', port: 0 },
-      env: { ...process.env, TOLLGATE_BENCH_TARGET_PASSWORD: target.password },
-    });
-    const { apiKey } = await gw.controlPlane.serviceAccounts.create({ name: 'bench-agent', groups: [] });
-    return {
-      endpoint: {
-        name: 'tollgate',
-        host: '127.0.0.1',
-        port: gw.postgres?.port ?? 0,
-        user: 'bench-agent',
-        password: apiKey,
-        database: 'bench',
-        sslmode: 'disable' as const,
-      },
-      async stop() {
-        await gw.stop();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  },
-});
+  );
+  const gw = await Gateway.start({
+    controlPlane: {
+      store: { sqlite: durableAudit ? join(dir, 'state.db') : ':memory:' },
+      policyFile: join(dir, 'policy.yaml'),
+    },
+    postgres: { host: '127.0.0.1', port: 0 },
+    env: { ...process.env, TOLLGATE_BENCH_TARGET_PASSWORD: target.password },
+  });
+  const { apiKey } = await gw.controlPlane.serviceAccounts.create({ name: 'bench-agent', groups: [] });
+  return {
+    inProcess: true,
+    endpoint: {
+      name,
+      host: '127.0.0.1',
+      port: gw.postgres?.port ?? 0,
+      user: 'bench-agent',
+      password: apiKey,
+      database: 'bench',
+      sslmode: 'disable' as const,
+    },
+    async stop() {
+      await gw.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+registerBenchEndpoint({ name: 'tollgate', start: (target) => startTollgate(target, 'tollgate', true) });
+
+/**
+ * A measurement of what the durable write-ahead record costs, not a configuration to run:
+ * with TOLLGATE_BENCH_AUDIT_IN_MEMORY=1 the bench also runs a gateway whose audit store is an
+ * in-memory SQLite database (the same records, hashes and checkpoints, committed on the main
+ * thread, no fsync and no writer thread). The difference to `tollgate` is the price of the
+ * guarantee that a statement's record is on disk before the statement reaches the target.
+ */
+if (process.env.TOLLGATE_BENCH_AUDIT_IN_MEMORY === '1') {
+  registerBenchEndpoint({
+    name: 'tg-memaudit',
+    start: (target) => startTollgate(target, 'tg-memaudit', false),
+  });
+}

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ConnectionContext, ProtocolAdapter } from '@tollgate/core';
 import { CancelKeys } from './session/cancel';
+import { ClassificationCache } from './session/classify';
 import { type CancelRoute, type PostgresAdapterOptions, PostgresSession } from './session/session';
 
 /**
@@ -11,11 +12,13 @@ import { type CancelRoute, type PostgresAdapterOptions, PostgresSession } from '
 export class PostgresAdapter implements ProtocolAdapter {
   readonly protocol = 'postgres' as const;
   readonly #cancelKeys = new CancelKeys<CancelRoute>();
+  /** Statement classifications by text, shared by all sessions (never decisions). */
+  readonly #classified = new ClassificationCache();
 
   constructor(private readonly opts: PostgresAdapterOptions) {}
 
   async serve(socket: Socket, ctx: ConnectionContext): Promise<void> {
     socket.setNoDelay(true);
-    await new PostgresSession(socket, ctx, this.opts, this.#cancelKeys).run();
+    await new PostgresSession(socket, ctx, this.opts, this.#cancelKeys, this.#classified).run();
   }
 }

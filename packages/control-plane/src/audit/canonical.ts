@@ -14,21 +14,40 @@ export function canonicalJson(value: unknown): string {
 }
 
 function canon(v: unknown): string | undefined {
-  if (v === undefined || typeof v === 'function' || typeof v === 'symbol') return undefined;
-  if (v === null || typeof v !== 'object') {
-    if (typeof v === 'bigint') throw new TypeError('audit: BigInt values are not JSON');
-    return JSON.stringify(v);
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return JSON.stringify(v);
+    case 'number':
+      return JSON.stringify(v);
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+    case 'bigint':
+      throw new TypeError('audit: BigInt values are not JSON');
   }
+  if (v === null) return 'null';
   const withJson = v as { toJSON?: () => unknown };
   if (typeof withJson.toJSON === 'function') return canon(withJson.toJSON());
-  if (Array.isArray(v)) return `[${v.map((x) => canon(x) ?? 'null').join(',')}]`;
-  const obj = v as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const key of Object.keys(obj).sort()) {
-    const s = canon(obj[key]);
-    if (s !== undefined) parts.push(`${JSON.stringify(key)}:${s}`);
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) out += (i === 0 ? '' : ',') + (canon(v[i]) ?? 'null');
+    return `${out}]`;
   }
-  return `{${parts.join(',')}}`;
+  const obj = v as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  // Default sort compares UTF-16 code units, as RFC 8785 asks.
+  if (keys.length > 1) keys.sort();
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const s = canon(obj[key]);
+    if (s === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${s}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 export const GENESIS_HASH = '0'.repeat(64);

@@ -35,6 +35,23 @@ function optString(v: unknown, field: string): string | undefined {
   return v;
 }
 
+/**
+ * Canonical identities by object, for identities that cannot change (frozen, with frozen
+ * groups): a session pipeline passes the same one with every record of the session.
+ */
+const identityTexts = new WeakMap<object, string>();
+
+function identityJson(identity: NonNullable<AuditEventInput['identity']>): string {
+  const frozen = Object.isFrozen(identity) && Object.isFrozen(identity.groups);
+  if (!frozen) return canonicalJson(identity);
+  let text = identityTexts.get(identity);
+  if (text === undefined) {
+    text = canonicalJson(identity);
+    identityTexts.set(identity, text);
+  }
+  return text;
+}
+
 /** Checks an event and canonicalises its identity and data; throws a TypeError naming the field. */
 export function prepare(e: AuditEventInput): Prepared {
   const at = e.at === undefined ? Date.now() : Math.trunc(e.at);
@@ -45,7 +62,7 @@ export function prepare(e: AuditEventInput): Prepared {
     at,
     type,
     sessionId: optString(e.sessionId, 'sessionId'),
-    identityJson: e.identity === undefined ? undefined : canonicalJson(e.identity),
+    identityJson: e.identity === undefined ? undefined : identityJson(e.identity),
     subject: e.identity?.subject,
     resource: optString(e.resource, 'resource'),
     action: optString(e.action, 'action'),

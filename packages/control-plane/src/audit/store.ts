@@ -61,6 +61,40 @@ export function toRecord(r: StoredRow): AuditRecord {
   return rec as unknown as AuditRecord;
 }
 
+/**
+ * `toRecord` for a record just appended: the same fields, but identity and data are parsed from
+ * their canonical text only when read (most appenders only need `seq`).
+ */
+function appendedRecord(r: StoredRow): AuditRecord {
+  const rec: Record<string, unknown> = { seq: r.seq, at: r.at, type: r.type };
+  if (r.sessionId !== undefined) rec.sessionId = r.sessionId;
+  if (r.identity !== undefined) lazyJson(rec, 'identity', r.identity);
+  if (r.resource !== undefined) rec.resource = r.resource;
+  if (r.action !== undefined) rec.action = r.action;
+  if (r.decision !== undefined) rec.decision = r.decision;
+  if (r.approvalId !== undefined) rec.approvalId = r.approvalId;
+  if (r.data !== undefined) lazyJson(rec, 'data', r.data);
+  rec.prevHash = r.prevHash;
+  rec.hash = r.hash;
+  return rec as unknown as AuditRecord;
+}
+
+/** An enumerable property that parses `json` on first read and then holds the value. */
+function lazyJson(rec: Record<string, unknown>, key: string, json: string): void {
+  Object.defineProperty(rec, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const value: unknown = JSON.parse(json);
+      Object.defineProperty(rec, key, { value, enumerable: true, configurable: true, writable: true });
+      return value;
+    },
+    set(value: unknown) {
+      Object.defineProperty(rec, key, { value, enumerable: true, configurable: true, writable: true });
+    },
+  });
+}
+
 function reason(err: unknown): string {
   const e = err as { message?: unknown; code?: unknown };
   const msg = typeof e?.message === 'string' && e.message ? e.message : String(err);
@@ -223,7 +257,7 @@ class Store implements AuditStore {
     this.#stats.appended += batch.length;
     this.#noteHead(ext.head);
     const rows = ext.rows;
-    for (let i = 0; i < batch.length; i++) (batch[i] as Job).resolve(toRecord(rows[i] as StoredRow));
+    for (let i = 0; i < batch.length; i++) (batch[i] as Job).resolve(appendedRecord(rows[i] as StoredRow));
   }
 
   #noteHead(h: HeadRow): void {

@@ -90,10 +90,19 @@ export interface ResultSummary {
 }
 
 export class SessionPipeline {
+  /**
+   * The identity as every record of the session carries it: built once and frozen, so that the
+   * audit store can reuse its canonical form instead of serialising it per record.
+   */
+  readonly #identity: Identity;
+
   constructor(
     readonly session: SessionInfo,
     private readonly ports: PipelinePorts,
-  ) {}
+  ) {
+    const ref = identityRef(session.identity);
+    this.#identity = Object.freeze({ ...ref, groups: Object.freeze([...ref.groups]) });
+  }
 
   /**
    * Opens a session for an authenticated identity: a new session id, then `auth.success` and
@@ -300,7 +309,7 @@ export class SessionPipeline {
       {
         ...e,
         sessionId: this.session.id,
-        identity: identityRef(this.session.identity),
+        identity: this.#identity,
         resource: this.session.resource,
       },
       options,

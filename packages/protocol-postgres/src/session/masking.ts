@@ -9,14 +9,23 @@ import {
 } from '@tollgate/core';
 
 /** The profile when a rule names none: scan every column for every entity. */
-export const SCAN_EVERYTHING: MaskingProfile = {
+export const SCAN_EVERYTHING: MaskingProfile = Object.freeze({
   name: '(default: scan everything)',
-  columns: [],
+  columns: Object.freeze([]),
   otherwise: 'scan',
   entities: undefined,
-  styles: {},
+  styles: Object.freeze({}),
   defaultStyle: undefined,
-};
+});
+
+/** What selects a profile's engine cannot change (frozen): safe to key the engine by the object. */
+function isImmutable(p: MaskingProfile): boolean {
+  return (
+    Object.isFrozen(p) &&
+    (p.entities === undefined || Object.isFrozen(p.entities)) &&
+    (p.styles === undefined || Object.isFrozen(p.styles))
+  );
+}
 
 /** One result column as RowDescription describes it. */
 export interface ResultColumn {
@@ -99,6 +108,7 @@ function ruleMatches(rule: ColumnMaskRule, col: ResultColumn, table: string | un
  */
 export class ResultMasking {
   readonly #maskers = new Map<string, Masker>();
+  readonly #byProfile = new WeakMap<MaskingProfile, Masker>();
   /** Plans by profile and column shape: the same statement run again reuses its plan. */
   readonly #plans = new WeakMap<MaskingProfile, Map<string, RowPlan | undefined>>();
 
@@ -109,6 +119,9 @@ export class ResultMasking {
 
   /** The engine for a profile (compiled once; keyed by the profile's content). */
   masker(profile: MaskingProfile): Masker {
+    // Profiles are immutable values: the same object maps to the same engine without a key.
+    const known = this.#byProfile.get(profile);
+    if (known) return known;
     const key = JSON.stringify([profile.entities, profile.styles, profile.defaultStyle]);
     let m = this.#maskers.get(key);
     if (!m) {
@@ -123,6 +136,7 @@ export class ResultMasking {
       m = new Masker(engineOptions(cfg, this.env));
       this.#maskers.set(key, m);
     }
+    if (isImmutable(profile)) this.#byProfile.set(profile, m);
     return m;
   }
 

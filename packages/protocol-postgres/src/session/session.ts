@@ -49,7 +49,7 @@ import {
   type StartupMessage,
 } from '../wire/index';
 import type { CancelKeys } from './cancel';
-import type { ClassifiedStatement, SqlClassifier } from './classify';
+import { ClassificationCache, type ClassifiedStatement, type SqlClassifier } from './classify';
 import { Refusals } from './denial';
 import { ChunkReader } from './io';
 import { type ResultMasking, SCAN_EVERYTHING } from './masking';
@@ -143,6 +143,7 @@ export class PostgresSession {
     private readonly ctx: ConnectionContext,
     private readonly opts: PostgresAdapterOptions,
     private readonly cancelKeys: CancelKeys<CancelRoute>,
+    private readonly classified: ClassificationCache = new ClassificationCache(0),
   ) {
     this.#client = socket;
     this.#reader = new ChunkReader(socket);
@@ -758,11 +759,14 @@ export class PostgresSession {
       }
   > {
     const pipeline = this.#pipeline as SessionPipeline;
-    const classified = this.opts.classify(sql, {
-      standardConformingStrings: this.#standardStrings,
-    }).statements;
-    const text = this.#maskText(sql);
-    const stmts: ClassifiedStatement[] = classified.length ? [...classified] : [];
+    const scs = this.#standardStrings;
+    // Classification depends on the text alone (cached); the decisions below are made every time.
+    const c = this.classified.get(sql, scs, () => ({
+      statements: this.opts.classify(sql, { standardConformingStrings: scs }).statements,
+      maskedText: this.#maskText(sql),
+    }));
+    const text = c.maskedText;
+    const stmts = c.statements;
     const cmds: CommandInput[] = stmts.map((s) => ({
       action: s.class,
       text: stmts.length === 1 ? text : `${s.command} (statement of: ${text})`,
