@@ -26,8 +26,40 @@ fn digits(v: &[u8]) -> impl Iterator<Item = u8> + '_ {
     v.iter().filter(|b| b.is_ascii_digit()).map(|b| b - b'0')
 }
 
+/// Up to 64 bytes gathered on the stack (validators run for every candidate: no allocation).
+struct Small {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl Small {
+    /// None when the iterator yields more than 64 bytes (longer than any value checked here).
+    fn gather(it: impl Iterator<Item = u8>) -> Option<Small> {
+        let mut s = Small {
+            buf: [0; 64],
+            len: 0,
+        };
+        for b in it {
+            *s.buf.get_mut(s.len)? = b;
+            s.len += 1;
+        }
+        Some(s)
+    }
+
+    fn digits(v: &[u8]) -> Option<Small> {
+        Small::gather(digits(v))
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 pub fn luhn(v: &[u8]) -> bool {
-    let ds: Vec<u8> = digits(v).collect();
+    let Some(ds) = Small::digits(v) else {
+        return false;
+    };
+    let ds = ds.as_slice();
     if ds.len() < 2 {
         return false;
     }
@@ -80,15 +112,21 @@ pub fn card(hay: &[u8], s: usize, e: usize) -> bool {
         return false;
     }
     let v = &hay[s..e];
-    let ds: Vec<u8> = digits(v).collect();
-    (13..=19).contains(&ds.len()) && card_issuer_known(&ds) && luhn(v)
+    let Some(ds) = Small::digits(v) else {
+        return false;
+    };
+    let ds = ds.as_slice();
+    (13..=19).contains(&ds.len()) && card_issuer_known(ds) && luhn(v)
 }
 
 pub fn ssn(hay: &[u8], s: usize, e: usize) -> bool {
     if glued_to_digits(hay, s, e, b" -") {
         return false;
     }
-    let ds: Vec<u8> = digits(&hay[s..e]).collect();
+    let Some(ds) = Small::digits(&hay[s..e]) else {
+        return false;
+    };
+    let ds = ds.as_slice();
     if ds.len() != 9 {
         return false;
     }
@@ -112,8 +150,11 @@ pub fn aba(hay: &[u8], s: usize, e: usize) -> bool {
     if glued_to_digits(hay, s, e, b" -.") {
         return false;
     }
-    let ds: Vec<u8> = digits(&hay[s..e]).collect();
-    aba_checksum(&ds)
+    let Some(ds) = Small::digits(&hay[s..e]) else {
+        return false;
+    };
+    let ds = ds.as_slice();
+    aba_checksum(ds)
 }
 
 /// Registry lengths of IBANs by country (SWIFT IBAN registry).
@@ -220,8 +261,11 @@ pub fn iban_checksum(compact: &[u8]) -> bool {
 }
 
 pub fn iban(hay: &[u8], s: usize, e: usize) -> bool {
-    let compact: Vec<u8> = hay[s..e].iter().copied().filter(|b| *b != b' ').collect();
-    iban_length(&compact[..2.min(compact.len())]) == Some(compact.len()) && iban_checksum(&compact)
+    let Some(compact) = Small::gather(hay[s..e].iter().copied().filter(|b| *b != b' ')) else {
+        return false;
+    };
+    let compact = compact.as_slice();
+    iban_length(&compact[..2.min(compact.len())]) == Some(compact.len()) && iban_checksum(compact)
 }
 
 /// Shared context rule for emails: the local part may not continue to the left.
@@ -242,7 +286,10 @@ pub fn phone(hay: &[u8], s: usize, e: usize) -> bool {
     if hay[s].is_ascii_digit() && glued_to_digits(hay, s, e, b"-.") {
         return false;
     }
-    let ds: Vec<u8> = digits(&hay[s..e]).collect();
+    let Some(ds) = Small::digits(&hay[s..e]) else {
+        return false;
+    };
+    let ds = ds.as_slice();
     (8..=15).contains(&ds.len())
 }
 
