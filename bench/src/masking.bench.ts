@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Masker, PgFrameReader } from '@tollgate/core';
 import { generateMixedCorpusDetailed } from '@tollgate/core/dist/masking/testing/corpus';
+import { framePgMessages } from '@tollgate/native';
 import { jsMask } from './js-baseline';
 
 export interface Row {
@@ -121,6 +122,20 @@ export async function runMaskingBench(options: { mb: number; iterations?: number
       // cuts fall inside messages, as TCP reads do: the reader carries the tails
       const reader = new PgFrameReader({ maxMessageLength: 1 << 20 });
       for (let i = 0; i < rows.buf.length; i += CHUNK) reader.push(rows.buf.subarray(i, i + CHUNK));
+    },
+    rows.messages,
+  );
+  add(
+    'PG framing, native index only (64 KiB TCP-like cuts)',
+    rows.buf.length,
+    () => {
+      // the native call alone: one boundary index per chunk, the tail carried by offset
+      let from = 0;
+      for (let end = CHUNK; from < rows.buf.length; end += CHUNK) {
+        const r = framePgMessages(rows.buf.subarray(from, Math.min(end, rows.buf.length)), 1 << 20, false);
+        from += r.consumed;
+        if (end >= rows.buf.length && r.consumed === 0) break;
+      }
     },
     rows.messages,
   );

@@ -35,13 +35,20 @@ pub struct PgFrames {
 /// shorter than 4, or above `maxMessageLength` (nothing is allocated for it).
 #[napi]
 pub fn frame_pg_messages(buf: &[u8], max_message_length: u32, startup: bool) -> Result<PgFrames> {
-    let mut frames = Vec::new();
-    let scan = tollgate_framing::scan(buf, max_message_length as usize, startup, &mut frames)
-        .map_err(|e| Error::new(Status::InvalidArg, format!("protocol error: {e}")))?;
-    let mut flat = Vec::with_capacity(frames.len() * 3);
-    for f in frames {
-        flat.extend_from_slice(&[f.code as u32, f.start as u32, f.len as u32]);
+    thread_local! {
+        // reused across calls: one scan per TCP read, thousands per second
+        static FRAMES: std::cell::RefCell<Vec<tollgate_framing::Frame>> = const { std::cell::RefCell::new(Vec::new()) };
     }
+    let (scan, flat) = FRAMES.with_borrow_mut(|frames| {
+        frames.clear();
+        let scan = tollgate_framing::scan(buf, max_message_length as usize, startup, frames)
+            .map_err(|e| Error::new(Status::InvalidArg, format!("protocol error: {e}")))?;
+        let mut flat = Vec::with_capacity(frames.len() * 3);
+        for f in frames.iter() {
+            flat.extend_from_slice(&[f.code as u32, f.start as u32, f.len as u32]);
+        }
+        Ok::<_, Error>((scan, flat))
+    })?;
     Ok(PgFrames {
         frames: Uint32Array::new(flat),
         consumed: scan.consumed as u32,
