@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ConnectionContext, ProtocolAdapter } from '@tollgate/core';
 import { CancelKeys } from './session/cancel';
+import { CatalogRegistry } from './session/catalog';
 import { ClassificationCache } from './session/classify';
 import { type CancelRoute, type PostgresAdapterOptions, PostgresSession } from './session/session';
 
@@ -14,11 +15,22 @@ export class PostgresAdapter implements ProtocolAdapter {
   readonly #cancelKeys = new CancelKeys<CancelRoute>();
   /** Statement classifications by text, shared by all sessions (never decisions). */
   readonly #classified = new ClassificationCache();
+  /** Table OID → name from each target's catalog, for `table:` column rules. */
+  readonly #catalogs: CatalogRegistry | undefined;
 
-  constructor(private readonly opts: PostgresAdapterOptions) {}
+  constructor(private readonly opts: PostgresAdapterOptions) {
+    this.#catalogs = opts.tableLookup === false ? undefined : new CatalogRegistry(opts.tableLookup);
+  }
 
   async serve(socket: Socket, ctx: ConnectionContext): Promise<void> {
     socket.setNoDelay(true);
-    await new PostgresSession(socket, ctx, this.opts, this.#cancelKeys, this.#classified).run();
+    await new PostgresSession(
+      socket,
+      ctx,
+      this.opts,
+      this.#cancelKeys,
+      this.#classified,
+      this.#catalogs,
+    ).run();
   }
 }

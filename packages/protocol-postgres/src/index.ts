@@ -1,4 +1,6 @@
 export { PostgresAdapter } from './adapter';
+export type { CapturedResult } from './session/capture';
+export { CatalogNames, type CatalogNamesOptions, CatalogRegistry, type TableNames } from './session/catalog';
 export type { ClassifiedStatement, SqlClassifier } from './session/classify';
 export { ResultMasking, TYPE_NAMES } from './session/masking';
 export { type PostgresAdapterOptions, SCAN_EVERYTHING } from './session/session';

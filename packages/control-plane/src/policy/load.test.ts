@@ -315,6 +315,29 @@ maskingProfiles:
     ]);
   });
 
+  it('masking profiles: result capture with its default byte bound, and its limits', () => {
+    const ok = parsePolicy(
+      'version: 1\nmaskingProfiles:\n  a: { capture: { rows: 5 } }\n  b: { capture: { rows: 2, maxBytes: 100 } }\n  c: {}\n',
+      'policy.yaml',
+    );
+    assert.deepEqual(ok.maskingProfile('a')?.capture, { rows: 5, maxBytes: 4096 });
+    assert.deepEqual(ok.maskingProfile('b')?.capture, { rows: 2, maxBytes: 100 });
+    assert.equal(ok.maskingProfile('c')?.capture, undefined);
+    assert.deepEqual(
+      problems(`version: 1
+maskingProfiles:
+  p: { capture: { rows: 0, maxBytes: 1000000 } }
+  q: { capture: { maxBytes: 10, all: true } }
+`),
+      [
+        'policy.yaml:3:25: maskingProfiles.p.capture.rows: must be at least 1 (got 0)',
+        'policy.yaml:3:38: maskingProfiles.p.capture.maxBytes: must be at most 65536 (got 1000000)',
+        'policy.yaml:4:8: maskingProfiles.q.capture.rows: missing (required)',
+        'policy.yaml:4:33: maskingProfiles.q.capture.all: unknown field (allowed here: rows, maxBytes)',
+      ],
+    );
+  });
+
   it('conditions that can never apply to the resources named', () => {
     assert.deepEqual(
       problems(rule("resources: [box], actions: [exec], when: { tables: ['t'] }, effect: deny")),

@@ -16,7 +16,7 @@ import {
   type NameMatcher,
   parseDuration,
 } from './match';
-import type { PolicyDocument, RuleSpec } from './schema';
+import { DEFAULT_CAPTURE_BYTES, type PolicyDocument, type RuleSpec } from './schema';
 
 /** Control-plane roles: `admin` manages the gateway, `reviewer` acts on approval requests. */
 export type PolicyRole = 'admin' | 'reviewer';
@@ -252,6 +252,14 @@ function buildProfile(
     entities: p.entities,
     styles: Object.freeze({ ...(p.styles ?? {}) }),
     defaultStyle: p.defaultStyle,
+    ...(p.capture === undefined
+      ? {}
+      : {
+          capture: Object.freeze({
+            rows: p.capture.rows,
+            maxBytes: p.capture.maxBytes ?? DEFAULT_CAPTURE_BYTES,
+          }),
+        }),
   });
 }
 

@@ -183,6 +183,33 @@ export const ColumnRuleSchema = Type.Object(
   { ...strict, description: 'how columns matching all given matchers (case-insensitive) are masked' },
 );
 
+/** Most rows and bytes a profile may capture per statement (the audit record stays small). */
+export const MAX_CAPTURE_ROWS = 100;
+export const MAX_CAPTURE_BYTES = 65_536;
+export const DEFAULT_CAPTURE_BYTES = 4096;
+
+export const CaptureSchema = Type.Object(
+  {
+    rows: Type.Integer({
+      minimum: 1,
+      maximum: MAX_CAPTURE_ROWS,
+      description: 'the first result rows of each statement kept in its audit record',
+    }),
+    maxBytes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_CAPTURE_BYTES,
+        description: `at most this many bytes of values per statement (default ${DEFAULT_CAPTURE_BYTES})`,
+      }),
+    ),
+  },
+  {
+    ...strict,
+    description:
+      'keep the first masked result rows of each statement (as the client got them) in the audit log',
+  },
+);
+
 export const MaskingProfileSchema = Type.Object(
   {
     description: Type.Optional(Type.String({ maxLength: 1000 })),
@@ -205,6 +232,7 @@ export const MaskingProfileSchema = Type.Object(
       }),
     ),
     columns: Type.Optional(Type.Array(ColumnRuleSchema, { maxItems: 1000 })),
+    capture: Type.Optional(CaptureSchema),
   },
   { ...strict, description: 'how results are masked; rules name a profile' },
 );

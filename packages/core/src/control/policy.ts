@@ -93,6 +93,18 @@ export interface ColumnMaskRule {
   readonly action: { readonly redactAs: string } | { readonly scan: readonly string[] | 'all' } | 'keep';
 }
 
+/**
+ * Capture of the first result rows of each statement into its `command.result` audit record.
+ * The rows are the masked rows exactly as the client received them; capture stops at `rows`
+ * rows or `maxBytes` bytes of values, whichever comes first.
+ */
+export interface ResultCapture {
+  /** Most rows kept per statement (at least 1). */
+  readonly rows: number;
+  /** Most bytes of values kept per statement (UTF-8); the row that crosses it is cut. */
+  readonly maxBytes: number;
+}
+
 export interface MaskingProfile {
   readonly name: string;
   /** Rules in order; the first matching rule applies to a column. */
@@ -104,6 +116,8 @@ export interface MaskingProfile {
   /** Style per entity and default. */
   readonly styles: Readonly<Record<string, string>>;
   readonly defaultStyle: string | undefined;
+  /** Keep the first masked result rows of each statement in its audit record (off when absent). */
+  readonly capture?: ResultCapture;
 }
 
 export interface PolicyDecider {

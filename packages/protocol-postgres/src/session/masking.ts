@@ -81,10 +81,22 @@ export const TYPE_NAMES: ReadonlyMap<number, string> = new Map([
  */
 const MAX_CACHED_PLANS = 4096;
 
-const TEXT_LIKE_BINARY = new Set([19, 25, 114, 142, 1042, 1043, 3802, 705]);
+export const TEXT_LIKE_BINARY: ReadonlySet<number> = new Set([19, 25, 114, 142, 1042, 1043, 3802, 705]);
 
 function typeName(oid: number): string {
   return TYPE_NAMES.get(oid) ?? String(oid);
+}
+
+const tableRules = new WeakMap<MaskingProfile, boolean>();
+
+/** True when a column rule of the profile names a table (so plans depend on table names). */
+export function usesTables(profile: MaskingProfile): boolean {
+  let v = tableRules.get(profile);
+  if (v === undefined) {
+    v = profile.columns.some((r) => r.table !== undefined);
+    tableRules.set(profile, v);
+  }
+  return v;
 }
 
 const eq = (a: string | undefined, b: string) => a === undefined || a.toLowerCase() === b.toLowerCase();
@@ -154,10 +166,13 @@ export class ResultMasking {
       cache = new Map();
       this.#plans.set(profile, cache);
     }
+    // With table rules, the plan depends on which names are known now (fail-safe without them).
+    const tables = usesTables(profile) ? columns.map((c) => tableOf(c.tableOid)) : undefined;
     let key = '';
     for (const c of columns) key += `${c.name}\0${c.tableOid}\0${c.typeOid}\0${c.format}\0`;
+    if (tables) key += `\0${tables.map((t) => t ?? '').join('\0')}`;
     if (cache.has(key)) return cache.get(key);
-    const plans: ColumnPlan[] = columns.map((col) => this.#column(profile, col, tableOf(col.tableOid)));
+    const plans: ColumnPlan[] = columns.map((col, i) => this.#column(profile, col, tables?.[i]));
     const plan = plans.every((p) => p.action === 'keep') ? undefined : this.masker(profile).rowPlan(plans);
     if (cache.size >= MAX_CACHED_PLANS) cache.clear();
     cache.set(key, plan);

@@ -1,4 +1,11 @@
-import { type Counts, type Masker, type MaskingProfile, PgFrameReader, type RowPlan } from '@tollgate/core';
+import {
+  type Counts,
+  type Masker,
+  type MaskingProfile,
+  PgFrameReader,
+  type PgMessage,
+  type RowPlan,
+} from '@tollgate/core';
 import {
   BackendCode,
   buildCopyData,
@@ -16,8 +23,10 @@ import {
   parseRowDescription,
   type TransactionStatus,
 } from '../wire/index';
+import { RowCapture } from './capture';
+import type { TableNames } from './catalog';
 import type { Refusals } from './denial';
-import { type ResultMasking, SCAN_EVERYTHING } from './masking';
+import { type ResultMasking, SCAN_EVERYTHING, usesTables } from './masking';
 
 /** One statement execution the gateway forwarded, from its write-ahead record to its result. */
 export interface StatementRun {
@@ -30,6 +39,8 @@ export interface StatementRun {
   errorCode: string | undefined;
   /** `CommandComplete` tag, or `skipped` when an earlier error kept it from running. */
   outcome: string | undefined;
+  /** The first masked rows, when the profile asks for `capture` (made on the first row). */
+  capture?: RowCapture;
 }
 
 /**
@@ -78,6 +89,13 @@ export class ResultStream {
   #failed = false;
   #queryIndex = 0;
   #copyOut = false;
+  #copyBinary = false;
+  #tables: TableNames | undefined;
+  readonly #tableOf = (oid: number): string | undefined => this.#tables?.name(oid);
+  #onResume: (out: Buffer[] | Error) => void = () => {};
+  /** Messages waiting for a table-name lookup (copies: the frame buffer is reused). */
+  #held: PgMessage[] | undefined;
+  #waitedFor: readonly FieldDescription[] | undefined;
   transactionStatus: TransactionStatus = 'I';
 
   constructor(
@@ -103,9 +121,35 @@ export class ResultStream {
     return this.#queue.length - this.#head;
   }
 
+  /**
+   * Lets `table:` column rules match by name: before the first DataRow of a result set whose
+   * profile has table rules and whose table OIDs are not yet named, the stream holds — that
+   * DataRow and everything after it wait (push returns nothing, `holding` is true) until
+   * `tables.lookup` settles; then the rest is processed and handed to `onResume` (an Error when
+   * the target's bytes were bad). The lookup is bounded by `tables`; without names the
+   * fail-safe plan applies.
+   */
+  useTables(tables: TableNames, onResume: (out: Buffer[] | Error) => void): void {
+    this.#tables = tables;
+    this.#onResume = onResume;
+  }
+
+  /** Waiting for table names; the session pauses the target meanwhile. */
+  get holding(): boolean {
+    return this.#held !== undefined;
+  }
+
   /** Feeds target bytes; returns what to send the client, in order. */
   push(chunk: Buffer): Buffer[] {
     const msgs = this.#reader.push(chunk);
+    if (this.#held) {
+      for (const m of msgs) this.#held.push({ code: m.code, bytes: Buffer.from(m.bytes) });
+      return [];
+    }
+    return this.#process(msgs);
+  }
+
+  #process(msgs: readonly PgMessage[]): Buffer[] {
     const out: Buffer[] = [];
     let runStart = -1;
     let runEnd = 0;
@@ -117,7 +161,8 @@ export class ResultStream {
       out.push(runCode === D ? this.#maskRows(run) : this.#maskCopyRun(run));
       runStart = -1;
     };
-    for (const m of msgs) {
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i] as PgMessage;
       const b = m.bytes;
       // DataRows (and COPY OUT data) arrive in runs that are contiguous in the frame buffer:
       // mask each run in one native call.
@@ -128,6 +173,12 @@ export class ResultStream {
           continue;
         }
         flushRows();
+        const wait = code === D ? this.#tableWait() : undefined;
+        if (wait) {
+          this.#held = msgs.slice(i).map((h) => ({ code: h.code, bytes: Buffer.from(h.bytes) }));
+          void wait.then(() => this.#resume());
+          return out;
+        }
         runAb = b.buffer;
         runStart = b.byteOffset;
         runEnd = b.byteOffset + b.length;
@@ -139,6 +190,32 @@ export class ResultStream {
     }
     flushRows();
     return out;
+  }
+
+  /** A lookup to wait for before planning the current result set, if its plan needs table names. */
+  #tableWait(): Promise<void> | undefined {
+    const t = this.#tables;
+    if (!t) return undefined;
+    this.#selectFields();
+    // One wait per result set: OIDs the catalog did not name stay unnamed (fail-safe).
+    if (this.#plan || !this.#fields || this.#waitedFor === this.#fields) return undefined;
+    if (!usesTables(this.#currentRun()?.profile ?? this.fallback)) return undefined;
+    const missing = t.missing(this.#fields.map((f) => f.tableOid));
+    if (missing.length === 0) return undefined;
+    this.#waitedFor = this.#fields;
+    return t.lookup(missing);
+  }
+
+  #resume(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    let out: Buffer[] | Error;
+    try {
+      out = this.#process(held);
+    } catch (err) {
+      out = err as Error;
+    }
+    this.#onResume(out);
   }
 
   /**
@@ -161,6 +238,8 @@ export class ResultStream {
     }
     const r = this.masking.masker(run?.profile ?? this.fallback).mask(text);
     const counts = Object.entries(r.counts);
+    const cap = run && captureOf(run);
+    if (cap) cap.addCopy(counts.length === 0 ? text : r.output, this.#copyBinary);
     if (counts.length === 0) return msgs;
     if (run) for (const [k, v] of counts) run.masked[k] = (run.masked[k] ?? 0) + v;
     const out: Buffer[] = [];
@@ -186,18 +265,29 @@ export class ResultStream {
       run.rows += count;
       run.bytes += rows.length;
     }
-    if (!p.plan) return rows;
+    const cap = run && captureOf(run);
+    if (!p.plan) {
+      cap?.addDataRows(rows, this.#fields);
+      return rows;
+    }
     const r = p.masker.maskDataRows(rows, p.plan);
     if (run) for (const [k, v] of Object.entries(r.counts)) run.masked[k] = (run.masked[k] ?? 0) + v;
+    // Only what the client receives is captured: the masked output.
+    cap?.addDataRows(r.output, this.#fields);
     return r.output;
   }
 
-  #currentPlan(run: StatementRun | undefined): { plan: RowPlan | undefined; masker: Masker } {
+  /** For an Execute at the head: the columns of the portal it runs, once per Execute. */
+  #selectFields(): void {
     const head = this.#queue[this.#head];
     if (head?.kind === 'execute' && this.#fieldsFor !== head) {
       this.#fieldsFor = head;
       this.#portalFields(head.portal);
     }
+  }
+
+  #currentPlan(run: StatementRun | undefined): { plan: RowPlan | undefined; masker: Masker } {
+    this.#selectFields();
     if (this.#plan) return this.#plan;
     // Rows the gateway cannot attribute to a statement are masked with the strictest profile.
     const profile = run?.profile ?? this.fallback;
@@ -208,6 +298,7 @@ export class ResultStream {
       ? this.masking.plan(
           profile,
           fields.map((f) => ({ name: f.name, tableOid: f.tableOid, typeOid: f.typeOid, format: f.format })),
+          this.#tableOf,
         )
       : masker.rowPlan([], { action: 'scan' });
     this.#plan = { plan, masker };
@@ -340,6 +431,8 @@ export class ResultStream {
       case BackendCode.CopyOutResponse:
       case BackendCode.CopyBothResponse:
         this.#copyOut = true;
+        // Int8 overall format after the code and length: 0 text, 1 binary.
+        this.#copyBinary = b[5] === 1;
         return b;
       case BackendCode.CopyDone:
         return b;
@@ -402,4 +495,12 @@ export class ResultStream {
   get failed(): boolean {
     return this.#failed;
   }
+}
+
+/** The run's row capture when its profile asks for one and it still has room, else undefined. */
+function captureOf(run: StatementRun): RowCapture | undefined {
+  const limit = run.profile.capture;
+  if (!limit) return undefined;
+  run.capture ??= new RowCapture(limit);
+  return run.capture.full ? undefined : run.capture;
 }

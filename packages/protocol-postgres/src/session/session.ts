@@ -49,6 +49,8 @@ import {
   type StartupMessage,
 } from '../wire/index';
 import type { CancelKeys } from './cancel';
+import type { CapturedResult } from './capture';
+import type { CatalogNamesOptions, CatalogRegistry, TableNames } from './catalog';
 import { ClassificationCache, type ClassifiedStatement, type SqlClassifier } from './classify';
 import { Refusals } from './denial';
 import { ChunkReader } from './io';
@@ -79,6 +81,12 @@ export interface PostgresAdapterOptions {
   /** Largest message accepted from either side (default 64 MiB). */
   readonly maxMessageLength?: number;
   readonly connectTimeoutMs?: number;
+  /**
+   * Table names for `table:` column rules, looked up in each target's catalog over a connection
+   * of the gateway's own (bounds: docs/postgres.md, "Masking results"); `false` turns it off
+   * and leaves the fail-safe.
+   */
+  readonly tableLookup?: false | CatalogNamesOptions;
 }
 
 export interface CancelRoute {
@@ -135,6 +143,8 @@ export class PostgresSession {
   #statements = 0;
   #standardStrings = true;
   #onTargetClose: (() => void) | undefined;
+  /** Table names for `table:` column rules, from the target's catalog. */
+  #tables: TableNames | undefined;
   /** Bytes read but not yet consumed by start-up and authentication. */
   #carry: Buffer = Buffer.alloc(0);
 
@@ -144,6 +154,7 @@ export class PostgresSession {
     private readonly opts: PostgresAdapterOptions,
     private readonly cancelKeys: CancelKeys<CancelRoute>,
     private readonly classified: ClassificationCache = new ClassificationCache(0),
+    private readonly catalogs?: CatalogRegistry,
   ) {
     this.#client = socket;
     this.#reader = new ChunkReader(socket);
@@ -418,6 +429,7 @@ export class PostgresSession {
       return false;
     }
     this.#target = target;
+    this.#tables = this.catalogs?.for(resource, resource.username ?? user, this.opts.vault);
     this.#gatewayKey = this.cancelKeys.issue({
       host,
       port: Number(portText),
@@ -446,26 +458,36 @@ export class PostgresSession {
     this.#results = results;
     const tsock = target.socket;
     let targetGone = false;
+    const badTarget = (err: Error) => {
+      this.#send(
+        fatal(new TollgateError(Errors.PROTOCOL_VIOLATION, `bad message from the target: ${err.message}`)),
+      );
+      this.#client.destroy();
+    };
+    // Results wait while table names are looked up: the target is paused, the client sees nothing.
+    let draining = false;
+    const deliver = (out: Buffer[]) => {
+      if (!this.#send(out) && !draining) {
+        draining = true;
+        this.#client.once('drain', () => {
+          draining = false;
+          if (!results.holding) tsock.resume();
+        });
+      }
+      if (results.holding || draining) tsock.pause();
+      else tsock.resume();
+    };
+    if (this.#tables)
+      results.useTables(this.#tables, (out) => (out instanceof Error ? badTarget(out) : deliver(out)));
     tsock.on('data', (chunk: Buffer) => {
       let out: Buffer[];
       try {
         out = results.push(chunk);
       } catch (err) {
-        this.#send(
-          fatal(
-            new TollgateError(
-              Errors.PROTOCOL_VIOLATION,
-              `bad message from the target: ${(err as Error).message}`,
-            ),
-          ),
-        );
-        this.#client.destroy();
+        badTarget(err as Error);
         return;
       }
-      if (!this.#send(out)) {
-        tsock.pause();
-        this.#client.once('drain', () => tsock.resume());
-      }
+      deliver(out);
     });
     tsock.on('error', () => {});
     this.#onTargetClose = () => {
@@ -715,7 +737,7 @@ export class PostgresSession {
         bytes: run.bytes,
         masked: run.masked,
         ...(run.errorCode ? { errorCode: run.errorCode } : {}),
-        data: { outcome: run.outcome },
+        data: { outcome: run.outcome, ...capturedOf(run) },
       })
       .catch((err: Error) =>
         this.ctx.log(`postgres ${this.ctx.remote}: cannot record a result: ${err.message}`),
@@ -835,6 +857,12 @@ export class PostgresSession {
       profile: profileOf(this.opts, d),
     };
   }
+}
+
+/** `{ capture }` for the result record when the profile captured rows. */
+function capturedOf(run: StatementRun): { capture?: CapturedResult } {
+  const c = run.capture?.toJSON();
+  return c ? { capture: c } : {};
 }
 
 function profileOf(opts: PostgresAdapterOptions, d: Decision): MaskingProfile {
