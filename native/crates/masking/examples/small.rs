@@ -6,7 +6,10 @@ fn main() {
     let engine = Engine::with_defaults(Style::Full);
     let mut scratch = engine.new_scratch();
     let mut counts = vec![0; engine.len()];
-    for input in [&b"42"[..], b"SELECT abalance FROM pgbench_accounts WHERE aid = 42;"] {
+    for input in [
+        &b"42"[..],
+        b"SELECT abalance FROM pgbench_accounts WHERE aid = 42;",
+    ] {
         let n = 200_000;
         let t = Instant::now();
         for _ in 0..n {
