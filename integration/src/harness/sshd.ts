@@ -22,6 +22,8 @@ export interface LocalSshdOptions extends SshdOptions {
   maxSessions?: number;
   /** Host keys to generate, in this order (default `['ed25519']`); the first is `hostPublicKey`. */
   hostKeyTypes?: readonly SshHostKeyType[];
+  /** sshd `AcceptEnv` patterns (default none: sshd ignores every env request). */
+  acceptEnv?: readonly string[];
 }
 
 /** A local sshd, with every host key it serves. */
@@ -135,6 +137,7 @@ export async function startLocalSshd(opts: LocalSshdOptions): Promise<LocalSshdT
           'LogLevel VERBOSE',
           ...(opts.maxStartups !== undefined ? [`MaxStartups ${opts.maxStartups}`] : []),
           ...(opts.maxSessions !== undefined ? [`MaxSessions ${opts.maxSessions}`] : []),
+          ...(opts.acceptEnv?.length ? [`AcceptEnv ${opts.acceptEnv.join(' ')}`] : []),
           '',
         ].join('\n'),
       );

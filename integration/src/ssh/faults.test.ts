@@ -1,21 +1,19 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
-import { Gateway } from '@tollgate/gateway';
-import { Client, type ClientChannel } from 'ssh2';
-import { FailureTracker, LocalProvider, type SshdTarget } from '../harness/index';
+import { describe, test } from 'node:test';
+import type { Client, ClientChannel } from 'ssh2';
+import type { SshdTarget } from '../harness/index';
+import { SshFixture } from './fixture';
 
 /**
  * Hostile or broken SSH clients against the real gateway (control plane on SQLite, SSH listener)
  * in front of Debian's OpenSSH sshd: garbage and overlong version lines, a 1 GiB packet length,
  * an oversized packet, a window adjust past 2^32-1 and data beyond the window after
- * authentication. Each time: that connection is closed (with a log line that says why once the
- * version exchange is done), the process stays up and does not allocate the declared size, other
+ * authentication. Each time: that connection is closed with a log line that says why (before
+ * the version exchange too, where ssh2 itself says nothing), the process stays up and does not allocate the declared size, other
  * sessions keep working, and the audit log holds a complete session.start / session.end for an
- * authenticated session. Cases the gateway does not handle yet run as `todo` (see `TODO`).
+ * authenticated session, whose session.end names the protocol error. A client that advertises a
+ * huge window and stops reading does not make the gateway buffer the target's output.
  *
  * The post-authentication cases drive the ssh2 client's protocol object directly
  * (`_protocol.channelData` / `channelWindowAdjust`), which writes packets without the client's
@@ -45,64 +43,16 @@ rules:
 
 const MiB = 1024 * 1024;
 
-/** Tests of cases the gateway does not handle yet (run as `todo`: reported, not failing). */
-const TODO = {
-  preHeaderLog: 'a connection refused before the version exchange is logged with the reason',
-  windowOverflow: 'a window adjust past 2^32-1 ends that session, recorded start and end',
-  flood: 'data far beyond the advertised window ends that session and is not buffered',
-};
-
 describe('SSH gateway: bad input from clients', () => {
-  const failures = new FailureTracker();
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-ssh-faults-'));
-  let target: SshdTarget | undefined;
-  let gw: Gateway | undefined;
-  const logs: string[] = [];
-  const keys = new Map<string, string>();
+  const fx = new SshFixture({
+    suite: 'ssh-faults',
+    accounts: ['agent', 'fault-bigpacket', 'fault-window', 'fault-flood', 'fault-noread'],
+    policy: (t) => policy(t),
+  }).register();
+  const { logs } = fx;
+  const port = () => fx.port;
 
-  before(
-    async () => {
-      target = await new LocalProvider().startSshd({ suite: 'ssh-faults' });
-      writeFileSync(join(dir, 'policy.yaml'), policy(target));
-      gw = await Gateway.start({
-        controlPlane: { store: { sqlite: join(dir, 'state.db') }, policyFile: join(dir, 'policy.yaml') },
-        ssh: { host: '127.0.0.1', port: 0, hostKeyFile: join(dir, 'gateway-host-key') },
-        log: (l) => logs.push(l),
-      });
-      for (const name of ['agent', 'fault-bigpacket', 'fault-window', 'fault-flood']) {
-        const sa = await gw.controlPlane.serviceAccounts.create({ name, groups: ['agents'] });
-        keys.set(name, sa.apiKey);
-      }
-    },
-    { timeout: 60_000 },
-  );
-  // the todo tests fail until the gateway handles their case: no reason to keep the sshd log
-  afterEach((t) => {
-    if (!Object.values(TODO).includes(t.name)) failures.afterEach(t);
-  });
-  after(async () => {
-    await gw?.stop();
-    await target?.stop({ keepLogs: failures.failed });
-    if (failures.failed) process.stderr.write(`gateway log:\n${logs.join('\n')}\n`);
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const port = () => gw?.ssh?.port ?? 0;
-
-  const ssh2Connect = (account: string): Promise<Client> =>
-    new Promise((resolve, reject) => {
-      const c = new Client();
-      c.once('ready', () => resolve(c));
-      c.once('error', reject);
-      c.connect({
-        host: '127.0.0.1',
-        port: port(),
-        username: 'box',
-        password: keys.get(account) as string,
-        readyTimeout: 20_000,
-        hostVerifier: () => true,
-      });
-    });
+  const ssh2Connect = (account: string): Promise<Client> => fx.ssh2Connect('box', fx.apiKey(account));
 
   const execOn = (c: Client, command: string): Promise<ClientChannel> =>
     new Promise((resolve, reject) => c.exec(command, (e, s) => (e ? reject(e) : resolve(s))));
@@ -155,10 +105,16 @@ describe('SSH gateway: bad input from clients', () => {
   const sessionRecords = async (subject: string): Promise<string[]> => {
     for (let i = 0; ; i++) {
       const recs =
-        (await gw?.controlPlane.audit.query({ subject, types: ['session.start', 'session.end'] })) ?? [];
+        (await fx.gw.controlPlane.audit.query({ subject, types: ['session.start', 'session.end'] })) ?? [];
       if (recs.some((r) => r.type === 'session.end') || i >= 100) return recs.map((r) => r.type);
       await new Promise((r) => setTimeout(r, 100));
     }
+  };
+
+  /** The `data` of `subject`'s session.end record. */
+  const sessionEnd = async (subject: string): Promise<Record<string, unknown>> => {
+    const recs = (await fx.gw.controlPlane.audit.query({ subject, types: ['session.end'] })) ?? [];
+    return (recs[0]?.data ?? {}) as Record<string, unknown>;
   };
 
   const rawProtocol = (c: Client): RawProtocol => {
@@ -206,15 +162,19 @@ describe('SSH gateway: bad input from clients', () => {
     await stillServing();
   });
 
-  test(TODO.preHeaderLog, {
+  test('a connection refused before the version exchange is logged with the reason', {
     timeout: 30_000,
-    todo: 'ssh2 silences errors before the version line; the adapter logs nothing for them yet',
   }, async () => {
     const sock = await rawSocket();
     const closed = closedWithin(sock, 10_000);
     sock.write('GET / HTTP/1.1\r\n\r\n');
     await closed;
-    await waitForLog(/ssh 127\.0\.0\.1:\d+: .*(Greetings|identification|version)/i, 2_000);
+    const line = await waitForLog(
+      /ssh 127\.0\.0\.1:\d+: connection closed before the SSH version exchange/,
+      2_000,
+    );
+    assert.match(line, /not an SSH client/);
+    assert.doesNotMatch(line, /GET|HTTP/, 'what the peer sent is not logged');
   });
 
   test('a 1 GiB packet length after the version exchange closes the connection without allocating it', {
@@ -256,9 +216,8 @@ describe('SSH gateway: bad input from clients', () => {
     await stillServing();
   });
 
-  test(TODO.windowOverflow, {
+  test('a window adjust past 2^32-1 ends that session, recorded start and end', {
     timeout: 40_000,
-    todo: 'ssh2 adds window adjusts without an overflow check, and the adapter does not guard against it yet',
   }, async () => {
     const c = await ssh2Connect('fault-window');
     const closed = new Promise<void>((r) => c.once('close', () => r()));
@@ -276,11 +235,14 @@ describe('SSH gateway: bad input from clients', () => {
     await stillServing();
     assert.deepEqual(await sessionRecords('fault-window'), ['session.start', 'session.end']);
     assert.equal(outcome, 'closed', 'the gateway should close a connection whose window overflows');
+    await waitForLog(
+      /ssh 127\.0\.0\.1:\d+: protocol error: window adjust of 4294967295 bytes .* past 2\^32-1/,
+    );
+    assert.match(String((await sessionEnd('fault-window')).reason), /^protocol error: window adjust/);
   });
 
-  test(TODO.flood, {
+  test('data far beyond the advertised window ends that session and is not buffered', {
     timeout: 60_000,
-    todo: 'ssh2 accepts data past the window once it went negative, and the adapter does not guard against it yet',
   }, async () => {
     const c = await ssh2Connect('fault-flood');
     const closed = new Promise<void>((r) => c.once('close', () => r()));
@@ -316,12 +278,58 @@ describe('SSH gateway: bad input from clients', () => {
       'closed',
       `the gateway should close a connection that ignores its window (RSS grew ${(grew / MiB).toFixed(0)} MiB)`,
     );
+    await waitForLog(
+      /ssh 127\.0\.0\.1:\d+: protocol error: channel data of \d+ bytes on channel \d+ exceeds its window/,
+    );
+    assert.match(String((await sessionEnd('fault-flood')).reason), /^protocol error: channel data/);
+  });
+
+  test('a client that advertises a huge window and stops reading does not make the gateway buffer the output', {
+    timeout: 90_000,
+  }, async () => {
+    const c = await ssh2Connect('fault-noread');
+    c.on('error', () => {});
+    const total = 48 * MiB;
+    const s = await execOn(c, `head -c ${total} /dev/zero | tr '\\0' x`);
+    // nearly 4 GiB of window: the gateway may send everything without waiting for an adjust
+    const extra = 0xffffffff - 4 * MiB;
+    rawProtocol(c).channelWindowAdjust(remoteId(s), extra);
+    const incoming = (s as unknown as { incoming?: { window?: number } }).incoming;
+    assert.equal(typeof incoming?.window, 'number', 'ssh2 internals changed: ClientChannel.incoming is gone');
+    (incoming as { window: number }).window += extra; // so the client accepts what it allowed
+    const sock = (c as unknown as { _sock?: Socket })._sock;
+    assert.ok(sock, 'ssh2 internals changed: Client._sock is gone');
+    let got = 0;
+    s.on('data', (b: Buffer) => {
+      got += b.length;
+    });
+    const exited = new Promise<number | null>((r) => s.once('exit', (code: number | null) => r(code)));
+    const closed = new Promise((r) => s.once('close', r));
+    sock.pause();
+    global.gc?.();
+    const before = process.memoryUsage().arrayBuffers;
+    let peak = 0;
+    for (let i = 0; i < 30; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers - before);
+    }
+    const stalled = got;
+    sock.resume();
+    assert.equal(await exited, 0);
+    await closed;
+    c.end();
+    assert.ok(stalled < total, 'the client read nothing while paused');
+    assert.ok(
+      peak < 16 * MiB,
+      `array buffers grew by ${(peak / MiB).toFixed(1)} MiB while the client did not read`,
+    );
+    assert.equal(got, total, 'every byte arrived once the client read again');
   });
 
   test('every session opened during these attacks has its end recorded', { timeout: 30_000 }, async () => {
     const open = new Set<string>();
     for (let i = 0; i < 50; i++) {
-      const recs = (await gw?.controlPlane.audit.query({ types: ['session.start', 'session.end'] })) ?? [];
+      const recs = (await fx.gw.controlPlane.audit.query({ types: ['session.start', 'session.end'] })) ?? [];
       open.clear();
       for (const r of recs) {
         if (r.type === 'session.start') open.add(String(r.sessionId));

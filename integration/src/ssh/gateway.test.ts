@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import type { Identity } from '@tollgate/core';
-import { Gateway } from '@tollgate/gateway';
-import { Client } from 'ssh2';
-import {
-  FailureTracker,
-  freePort,
-  LocalProvider,
-  publicKeyFingerprint,
-  run,
-  type SshdTarget,
-  sshKeygen,
-} from '../harness/index';
+import type { Gateway } from '@tollgate/gateway';
+import { freePort, run, type SshdTarget } from '../harness/index';
+import { SshFixture } from './fixture';
 
 /**
  * The SSH data path end to end: Debian's OpenSSH sshd as the target, the real gateway (control
@@ -36,6 +27,7 @@ resources:
     username: ${t.user}
     credential: { file: ${keyFile} }
     hostKey: ${t.hostKeyFingerprint}
+    env: [LANG, TG_*]
   box-moved:
     protocol: ssh
     address: 127.0.0.1:${t.port}
@@ -93,6 +85,11 @@ rules:
     actions: [port-forward]
     when: { destinations: ['127.0.0.1:${echoPort}'] }
     effect: allow
+  - name: x11-allowed
+    subjects: [{ group: agents }]
+    resources: [box]
+    actions: [x11]
+    effect: allow
   - name: no-uname
     subjects: [{ group: agents }]
     resources: [box]
@@ -102,178 +99,32 @@ rules:
     reason: uname is not for agents
 `;
 
-interface ExecResult {
-  code: number | null;
-  signal: string | undefined;
-  stdout: string;
-  stderr: string;
-}
-
 const reviewer: Identity = { subject: 'ops1', kind: 'service-account', issuer: 'tollgate', groups: ['ops'] };
 
 describe('SSH through the gateway', () => {
-  const failures = new FailureTracker();
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-ssh-gw-'));
-  let target: SshdTarget | undefined;
-  let gw: Gateway | undefined;
-  let apiKey = '';
-  let agentKeyPath = '';
-  const logs: string[] = [];
   // a TCP echo service next to the target, for port forwarding
   const echo: Server = createServer((sock) => sock.pipe(sock));
   let echoPort = 0;
-
-  before(
-    async () => {
-      await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
-      echoPort = (echo.address() as { port: number }).port;
-      target = await new LocalProvider().startSshd({ suite: 'ssh-gateway' });
-      writeFileSync(
-        join(dir, 'policy.yaml'),
-        policy(target, target.clientKeyPath, echoPort, await freePort()),
-      );
-      gw = await Gateway.start({
-        controlPlane: {
-          store: { sqlite: join(dir, 'state.db') },
-          policyFile: join(dir, 'policy.yaml'),
-          api: { host: '127.0.0.1', port: 0 },
-        },
-        ssh: { host: '127.0.0.1', port: 0, hostKeyFile: join(dir, 'gateway-host-key') },
-        log: (l) => logs.push(l),
-      });
-      apiKey = (await gw.controlPlane.serviceAccounts.create({ name: 'agent', groups: ['agents'] })).apiKey;
-      agentKeyPath = join(dir, 'agent_ed25519');
-      await gw.controlPlane.serviceAccounts.addPublicKey('agent', await sshKeygen(agentKeyPath, 'agent'));
-      writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${port()} ${gatewayPublicKey()}\n`);
-    },
-    { timeout: 60_000 },
-  );
-  afterEach(failures.afterEach);
-  after(async () => {
-    await gw?.stop();
-    await target?.stop({ keepLogs: failures.failed });
-    echo.close();
-    if (failures.failed) process.stderr.write(`gateway log:\n${logs.join('\n')}\n`);
-    rmSync(dir, { recursive: true, force: true });
+  before(async () => {
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    echoPort = (echo.address() as { port: number }).port;
   });
-
-  const port = () => gw?.ssh?.port ?? 0;
-  const gatewayPublicKey = () => {
-    const adapter = gw?.ssh?.adapter as unknown as { hostKey: { publicKey: string } };
-    return adapter.hostKey.publicKey;
-  };
-
-  /** OpenSSH `ssh`, authenticating with the agent's registered key and pinning the gateway's host key. */
-  const clientOptions = () => [
-    '-F',
-    '/dev/null',
-    '-i',
-    agentKeyPath,
-    '-o',
-    'IdentitiesOnly=yes',
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'PasswordAuthentication=no',
-    '-o',
-    'StrictHostKeyChecking=yes',
-    '-o',
-    `UserKnownHostsFile=${join(dir, 'known_hosts')}`,
-  ];
-  const openssh = (user: string, command: string) =>
-    run(
-      'ssh',
-      [
-        '-F',
-        '/dev/null',
-        '-n',
-        '-i',
-        agentKeyPath,
-        '-o',
-        'IdentitiesOnly=yes',
-        '-o',
-        'BatchMode=yes',
-        '-o',
-        'PasswordAuthentication=no',
-        '-o',
-        'StrictHostKeyChecking=yes',
-        '-o',
-        `UserKnownHostsFile=${join(dir, 'known_hosts')}`,
-        '-p',
-        String(port()),
-        '-l',
-        user,
-        '127.0.0.1',
-        '--',
-        command,
-      ],
-      { timeoutMs: 30_000 },
-    );
-
-  /** An authenticated ssh2 client (the token as password). */
-  const ssh2Connect = (user: string, password: string): Promise<Client> =>
-    new Promise((resolve, reject) => {
-      const c = new Client();
-      c.once('ready', () => resolve(c));
-      c.once('error', reject);
-      c.connect({
-        host: '127.0.0.1',
-        port: port(),
-        username: user,
-        password,
-        readyTimeout: 20_000,
-        hostVerifier: (key: Buffer) =>
-          publicKeyFingerprint(`x ${key.toString('base64')}`) === publicKeyFingerprint(gatewayPublicKey()),
-      });
-    });
-
-  /** The ssh2 client with a token as the password; `onStderr` sees stderr as it arrives. */
-  const ssh2Exec = (
-    user: string,
-    password: string,
-    command: string,
-    onStderr?: (text: string) => void,
-  ): Promise<ExecResult> =>
-    new Promise((resolve, reject) => {
-      const c = new Client();
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      c.on('ready', () => {
-        c.exec(command, (e, stream) => {
-          if (e) return reject(e);
-          let code: number | null = null;
-          let signal: string | undefined;
-          stream.on('data', (b: Buffer) => out.push(b));
-          stream.stderr.on('data', (b: Buffer) => {
-            err.push(b);
-            onStderr?.(Buffer.concat(err).toString('utf8'));
-          });
-          stream.on('exit', (c0: number | null, s?: string) => {
-            code = c0;
-            signal = s;
-          });
-          stream.on('close', () => {
-            c.end();
-            resolve({
-              code,
-              signal,
-              stdout: Buffer.concat(out).toString('utf8'),
-              stderr: Buffer.concat(err).toString('utf8'),
-            });
-          });
-        });
-      });
-      c.on('error', reject);
-      c.connect({
-        host: '127.0.0.1',
-        port: port(),
-        username: user,
-        password,
-        readyTimeout: 20_000,
-        hostVerifier: (key: Buffer) =>
-          publicKeyFingerprint(`x ${key.toString('base64')}`) === publicKeyFingerprint(gatewayPublicKey()),
-      });
-    });
+  const fx = new SshFixture({
+    suite: 'ssh-gateway',
+    // the target accepts more than the policy lets through: the policy is what refuses
+    sshd: { acceptEnv: ['LANG', 'TG_*', 'SECRET_*'] },
+    api: true,
+    opensshClient: true,
+    policy: async (t) => policy(t, t.clientKeyPath, echoPort, await freePort()),
+  }).register();
+  after(() => echo.close());
+  const { dir } = fx;
+  const port = () => fx.port;
+  const clientOptions = () => fx.clientOptions();
+  const openssh = (user: string, command: string) => fx.openssh(user, command);
+  const ssh2Connect = (user: string, password: string) => fx.ssh2Connect(user, password);
+  const ssh2Exec = (user: string, password: string, command: string, onStderr?: (text: string) => void) =>
+    fx.ssh2Exec(user, password, command, onStderr);
 
   test('OpenSSH ssh with a registered key runs an allowed command and sees its output', {
     timeout: 40_000,
@@ -288,7 +139,7 @@ describe('SSH through the gateway', () => {
   test('the ssh2 client with the API key as password runs an allowed command', {
     timeout: 40_000,
   }, async () => {
-    const r = await ssh2Exec('box', apiKey, 'echo via ssh2; echo to-stderr >&2');
+    const r = await ssh2Exec('box', fx.apiKey(), 'echo via ssh2; echo to-stderr >&2');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'via ssh2\n');
     assert.equal(r.stderr, 'to-stderr\n');
@@ -307,11 +158,11 @@ describe('SSH through the gateway', () => {
     assert.match(r.stdout, /email: \[REDACTED:email\]/);
     assert.match(r.stdout, /card: \D*1111\n/, "the rule's masking profile keeps the card's last 4");
     // the two halves leave the target in separate writes, a moment apart
-    const split = await ssh2Exec('box', apiKey, `printf '4111 1111 '; sleep 0.5; printf '1111 1111\\n'`);
+    const split = await ssh2Exec('box', fx.apiKey(), `printf '4111 1111 '; sleep 0.5; printf '1111 1111\\n'`);
     assert.equal(split.code, 0, split.stderr);
     assert.doesNotMatch(split.stdout, /4111 1111 1111 1111/);
     assert.match(split.stdout, /1111\n$/, "the rule's profile keeps the card's last 4 digits");
-    const recs = await gw?.controlPlane.audit.query({ types: ['command.result'] });
+    const recs = await fx.gw.controlPlane.audit.query({ types: ['command.result'] });
     assert.ok(
       recs?.some((x) => JSON.stringify(x.data ?? {}).includes('"masked"')),
       'the result record counts masked values',
@@ -323,19 +174,19 @@ describe('SSH through the gateway', () => {
     mkdirSync(join(victim, 'sub'), { recursive: true });
     let approvalId: string | undefined;
     let approving: Promise<unknown> | undefined;
-    const r = await ssh2Exec('box', apiKey, `rm -rf ${victim}`, (stderr) => {
+    const r = await ssh2Exec('box', fx.apiKey(), `rm -rf ${victim}`, (stderr) => {
       const m = /held for approval \((\S+?)\)/.exec(stderr);
       if (m && !approving) {
         approvalId = m[1];
         assert.ok(existsSync(victim), 'nothing runs before the approval');
-        approving = gw?.controlPlane.approvals.approve(m[1] as string, reviewer, 'cleanup');
+        approving = fx.gw.controlPlane.approvals.approve(m[1] as string, reviewer, 'cleanup');
       }
     });
     await approving;
     assert.ok(approvalId, `stderr should name the approval: ${r.stderr}`);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!existsSync(victim), 'the approved rm ran at the target');
-    const records = await gw?.controlPlane.audit.query({ approvalId: approvalId as string });
+    const records = await fx.gw.controlPlane.audit.query({ approvalId: approvalId as string });
     assert.ok(records?.some((x) => x.type === 'command' && x.decision === 'approved'));
   });
 
@@ -354,10 +205,10 @@ describe('SSH through the gateway', () => {
       assert.equal(e.level, 'client-authentication');
       return true;
     });
-    const recs = await gw?.controlPlane.audit.query({ types: ['auth.failure'] });
+    const recs = await fx.gw.controlPlane.audit.query({ types: ['auth.failure'] });
     assert.ok((recs?.length ?? 0) >= 1);
     assert.ok(!JSON.stringify(recs).includes('BBBBBBBB'), 'the presented token is never recorded');
-    const ok = await ssh2Exec('box', apiKey, 'echo still serving');
+    const ok = await ssh2Exec('box', fx.apiKey(), 'echo still serving');
     assert.equal(ok.stdout, 'still serving\n');
   });
 
@@ -374,7 +225,7 @@ describe('SSH through the gateway', () => {
   test('a client that goes away while its command is held cancels the approval request', {
     timeout: 40_000,
   }, async () => {
-    const c = await ssh2Connect('box', apiKey);
+    const c = await ssh2Connect('box', fx.apiKey());
     const id = await new Promise<string>((resolve, reject) => {
       c.exec(`rm -rf ${join(dir, 'never')}`, (e, stream) => {
         if (e) return reject(e);
@@ -389,7 +240,7 @@ describe('SSH through the gateway', () => {
     c.end();
     let status = '';
     for (let i = 0; i < 100 && status !== 'cancelled'; i++) {
-      status = (await gw?.controlPlane.approvals.get(id))?.status ?? '';
+      status = (await fx.gw.controlPlane.approvals.get(id))?.status ?? '';
       if (status !== 'cancelled') await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(status, 'cancelled');
@@ -398,7 +249,7 @@ describe('SSH through the gateway', () => {
   test('an interactive shell with a pty: output masked, window changes passed through', {
     timeout: 40_000,
   }, async () => {
-    const c = await ssh2Connect('box', apiKey);
+    const c = await ssh2Connect('box', fx.apiKey());
     try {
       const out = await new Promise<string>((resolve, reject) => {
         c.shell({ rows: 24, cols: 80, term: 'xterm' }, (e, stream) => {
@@ -426,7 +277,7 @@ describe('SSH through the gateway', () => {
   test('port forwarding is allowed to one destination and refused for another', {
     timeout: 40_000,
   }, async () => {
-    const c = await ssh2Connect('box', apiKey);
+    const c = await ssh2Connect('box', fx.apiKey());
     try {
       const echoed = await new Promise<string>((resolve, reject) => {
         c.forwardOut('127.0.0.1', 40000, '127.0.0.1', echoPort, (e, stream) => {
@@ -445,7 +296,7 @@ describe('SSH through the gateway', () => {
       assert.equal(echoed, 'ping through tollgate\n');
       await assert.rejects(
         new Promise((resolve, reject) =>
-          c.forwardOut('127.0.0.1', 40001, '127.0.0.1', target?.port ?? 22, (e, s) =>
+          c.forwardOut('127.0.0.1', 40001, '127.0.0.1', fx.target.port ?? 22, (e, s) =>
             e ? reject(e) : resolve(s),
           ),
         ),
@@ -455,9 +306,9 @@ describe('SSH through the gateway', () => {
           return true;
         },
       );
-      let recs: Awaited<ReturnType<NonNullable<typeof gw>['controlPlane']['audit']['query']>> = [];
+      let recs: Awaited<ReturnType<Gateway['controlPlane']['audit']['query']>> = [];
       for (let i = 0; i < 50; i++) {
-        recs = (await gw?.controlPlane.audit.query({ types: ['command', 'command.result'] })) ?? [];
+        recs = (await fx.gw.controlPlane.audit.query({ types: ['command', 'command.result'] })) ?? [];
         if (recs.some((x) => x.type === 'command.result' && JSON.stringify(x.data).includes(`${echoPort}`)))
           break;
         await new Promise((r) => setTimeout(r, 100));
@@ -467,6 +318,73 @@ describe('SSH through the gateway', () => {
       assert.ok(fwd.some((x) => x.decision === 'deny'));
     } finally {
       c.end();
+    }
+  });
+
+  test('env requests pass for names the resource allows and are refused for others, names audited', {
+    timeout: 40_000,
+  }, async () => {
+    const c = await ssh2Connect('box', fx.apiKey());
+    try {
+      const env = { LANG: 'C.UTF-8', TG_MODE: 'blue', SECRET_TOKEN: 'do-not-pass' };
+      const out = await new Promise<string>((resolve, reject) =>
+        c.exec(`printf '%s|%s|%s\\n' "$LANG" "$TG_MODE" "$SECRET_TOKEN"`, { env }, (e, s) => {
+          if (e) return reject(e);
+          const got: Buffer[] = [];
+          s.on('data', (b: Buffer) => got.push(b));
+          s.stderr.resume();
+          s.once('close', () => resolve(Buffer.concat(got).toString('utf8')));
+        }),
+      );
+      assert.equal(out, 'C.UTF-8|blue|\n', 'SECRET_TOKEN is not set at the target');
+    } finally {
+      c.end();
+    }
+    const recs = (await fx.gw.controlPlane.audit.query({ types: ['command'], actions: ['exec'] })) ?? [];
+    const rec = recs.find((r) => String(r.data?.text).includes('$SECRET_TOKEN'));
+    assert.deepEqual(rec?.data?.env, ['LANG', 'TG_MODE']);
+    assert.deepEqual(rec?.data?.envRefused, ['SECRET_TOKEN']);
+    assert.doesNotMatch(JSON.stringify(recs), /do-not-pass|C\.UTF-8/, 'values are never audited');
+  });
+
+  test('agent forwarding and X11 are refused, each refusal audited with the reason', {
+    timeout: 40_000,
+  }, async () => {
+    // OpenSSH asks for X11 forwarding when DISPLAY is set (with made-up cookie data without xauth)
+    const r = await run(
+      'ssh',
+      [...clientOptions(), '-n', '-X', '-p', String(port()), '-l', 'box', '127.0.0.1', '--', 'echo ran'],
+      { timeoutMs: 30_000, env: { ...process.env, DISPLAY: ':0' } },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'ran\n');
+    assert.match(r.stderr, /X11 forwarding request failed/);
+    // OpenSSH asks for agent forwarding only with a reachable agent; the ssh2 client asks anyway
+    const c = await fx.ssh2Connect('box', fx.apiKey(), {
+      agent: join(dir, 'no-agent.sock'),
+      agentForward: true,
+    });
+    try {
+      // the ssh2 client gives up on the exec when its agent forwarding request is refused
+      const refused = await new Promise<Error | undefined>((resolve) => c.exec('true', (e) => resolve(e)));
+      assert.match(String(refused?.message), /Unable to request agent forwarding/);
+    } finally {
+      c.end();
+    }
+    const reasons = {
+      x11: /^X11 forwarding is not supported by the gateway yet \(the policy says allow, rule x11-allowed\)$/,
+      'agent-forward': /^no policy rule allows action 'agent-forward'/,
+    };
+    for (const [action, reason] of Object.entries(reasons)) {
+      let last: Awaited<ReturnType<Gateway['controlPlane']['audit']['query']>>[number] | undefined;
+      for (let i = 0; i < 50 && !last; i++) {
+        last = ((await fx.gw.controlPlane.audit.query({ types: ['command'], actions: [action] })) ?? []).at(
+          -1,
+        );
+        if (!last) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(last?.decision, 'deny', `${action} refusal audited`);
+      assert.match(String(last?.data?.reason), reason);
     }
   });
 
@@ -483,7 +401,7 @@ describe('SSH through the gateway', () => {
   test('sftp (ssh2 client): files written, read, listed, renamed and removed, each audited', {
     timeout: 40_000,
   }, async () => {
-    const c = await ssh2Connect('box', apiKey);
+    const c = await ssh2Connect('box', fx.apiKey());
     const base = join(dir, 'sftp-area');
     mkdirSync(base, { recursive: true });
     try {
@@ -510,9 +428,9 @@ describe('SSH through the gateway', () => {
     } finally {
       c.end();
     }
-    let recs: Awaited<ReturnType<NonNullable<typeof gw>['controlPlane']['audit']['query']>> = [];
+    let recs: Awaited<ReturnType<Gateway['controlPlane']['audit']['query']>> = [];
     for (let i = 0; i < 50; i++) {
-      recs = (await gw?.controlPlane.audit.query({ types: ['command', 'command.result'] })) ?? [];
+      recs = (await fx.gw.controlPlane.audit.query({ types: ['command', 'command.result'] })) ?? [];
       if (
         recs.some(
           (x) =>
@@ -581,10 +499,10 @@ describe('SSH through the gateway', () => {
   test('large output arrives whole; a client leaving mid-stream harms nothing', {
     timeout: 60_000,
   }, async () => {
-    const big = await ssh2Exec('box', apiKey, "head -c 20000000 /dev/zero | tr '\\0' x");
+    const big = await ssh2Exec('box', fx.apiKey(), "head -c 20000000 /dev/zero | tr '\\0' x");
     assert.equal(big.code, 0, big.stderr);
     assert.equal(big.stdout.length, 20_000_000);
-    const c = await ssh2Connect('box', apiKey);
+    const c = await ssh2Connect('box', fx.apiKey());
     await new Promise<void>((resolve, reject) => {
       c.exec("head -c 50000000 /dev/zero | tr '\\0' y", (e, stream) => {
         if (e) return reject(e);

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
-import { Gateway } from '@tollgate/gateway';
-import { Client, utils } from 'ssh2';
-import { FailureTracker, publicKeyFingerprint, run, runOk } from '../harness/index';
-import { type LocalSshdTarget, startLocalSshd } from '../harness/sshd';
+import { describe, test } from 'node:test';
+import { utils } from 'ssh2';
+import { publicKeyFingerprint, run, runOk } from '../harness/index';
+import type { LocalSshdTarget } from '../harness/sshd';
+import { SshFixture } from './fixture';
 
 /**
  * Target host keys checked against OpenSSH known_hosts files (the resource's `knownHosts`), end
@@ -14,72 +13,44 @@ import { type LocalSshdTarget, startLocalSshd } from '../harness/sshd';
  * `ssh-keyscan` and hashed with `ssh-keygen -H`, the real gateway, the ssh2 client as the agent.
  */
 
-interface ExecResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 describe('SSH targets checked against known_hosts', () => {
-  const failures = new FailureTracker();
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-ssh-known-hosts-'));
-  let target: LocalSshdTarget | undefined;
-  let gw: Gateway | undefined;
-  let apiKey = '';
-  const logs: string[] = [];
   /** `ssh-keyscan` lines of the target, by key type. */
   const scanned = new Map<string, string>();
   const other = utils.generateKeyPairSync('ed25519').public;
 
-  before(
-    async () => {
-      target = await startLocalSshd({ suite: 'ssh-known-hosts', hostKeyTypes: ['ed25519', 'ecdsa', 'rsa'] });
-      const t = target;
-      const scan = await runOk(
-        'ssh-keyscan',
-        ['-p', String(t.port), '-t', 'ed25519,ecdsa,rsa', '127.0.0.1'],
-        {
-          timeoutMs: 30_000,
-        },
-      );
-      for (const line of scan.stdout.split('\n').filter((l) => l.startsWith('['))) {
-        scanned.set(line.split(' ')[1] as string, line);
-      }
-      assert.deepEqual([...scanned.keys()].sort(), ['ecdsa-sha2-nistp256', 'ssh-ed25519', 'ssh-rsa']);
-      const name = `[127.0.0.1]:${t.port}`;
-      const ed = scanned.get('ssh-ed25519') as string;
-      const edKey = ed.split(' ').slice(1).join(' ');
-      // all keys, names hashed by ssh-keygen -H (relative path: resolved next to the policy file)
-      writeFileSync(join(dir, 'hashed_known_hosts'), `${[...scanned.values()].join('\n')}\n`);
-      await runOk('ssh-keygen', ['-q', '-H', '-f', join(dir, 'hashed_known_hosts')], { timeoutMs: 20_000 });
-      // only the RSA key: the gateway must ask the target for an RSA host key
-      writeFileSync(join(dir, 'rsa_known_hosts'), `# only RSA\n${scanned.get('ssh-rsa')}\n`);
-      // entries for other hosts only
-      writeFileSync(join(dir, 'other_known_hosts'), `[127.0.0.1]:1 ${edKey}\nbox.internal ${edKey}\n`);
-      // the host with a key that is not the target's
-      writeFileSync(join(dir, 'wrong_known_hosts'), `${name} ${other}\n`);
-      // the target's key listed, but revoked
-      writeFileSync(join(dir, 'revoked_known_hosts'), `${ed}\n@revoked * ${edKey}\n`);
-      const resource = (n: string, extra: string) => `  ${n}:
+  /** Scans the target's keys, writes the known_hosts files next to the policy, returns the policy. */
+  const setup = async (t: LocalSshdTarget, dir: string): Promise<string> => {
+    const scan = await runOk('ssh-keyscan', ['-p', String(t.port), '-t', 'ed25519,ecdsa,rsa', '127.0.0.1'], {
+      timeoutMs: 30_000,
+    });
+    for (const line of scan.stdout.split('\n').filter((l) => l.startsWith('['))) {
+      scanned.set(line.split(' ')[1] as string, line);
+    }
+    assert.deepEqual([...scanned.keys()].sort(), ['ecdsa-sha2-nistp256', 'ssh-ed25519', 'ssh-rsa']);
+    const name = `[127.0.0.1]:${t.port}`;
+    const ed = scanned.get('ssh-ed25519') as string;
+    const edKey = ed.split(' ').slice(1).join(' ');
+    // all keys, names hashed by ssh-keygen -H (relative path: resolved next to the policy file)
+    writeFileSync(join(dir, 'hashed_known_hosts'), `${[...scanned.values()].join('\n')}\n`);
+    await runOk('ssh-keygen', ['-q', '-H', '-f', join(dir, 'hashed_known_hosts')], { timeoutMs: 20_000 });
+    // only the RSA key: the gateway must ask the target for an RSA host key
+    writeFileSync(join(dir, 'rsa_known_hosts'), `# only RSA\n${scanned.get('ssh-rsa')}\n`);
+    // entries for other hosts only
+    writeFileSync(join(dir, 'other_known_hosts'), `[127.0.0.1]:1 ${edKey}\nbox.internal ${edKey}\n`);
+    // the host with a key that is not the target's
+    writeFileSync(join(dir, 'wrong_known_hosts'), `${name} ${other}\n`);
+    // the target's key listed, but revoked
+    writeFileSync(join(dir, 'revoked_known_hosts'), `${ed}\n@revoked * ${edKey}\n`);
+    const resource = (n: string, extra: string) => `  ${n}:
     protocol: ssh
     address: 127.0.0.1:${t.port}
     username: ${t.user}
     credential: { file: ${t.clientKeyPath} }
 ${extra}`;
-      const names = [
-        'kh-hashed',
-        'kh-rsa',
-        'kh-other',
-        'kh-wrong',
-        'kh-revoked',
-        'kh-and-pin',
-        'kh-wrong-pin',
-      ];
-      writeFileSync(
-        join(dir, 'policy.yaml'),
-        `version: 1
+    const names = ['kh-hashed', 'kh-rsa', 'kh-other', 'kh-wrong', 'kh-revoked', 'kh-and-pin', 'kh-wrong-pin'];
+    return `version: 1
 resources:
 ${resource('kh-hashed', '    knownHosts: hashed_known_hosts\n')}${resource('kh-rsa', `    knownHosts: ${join(dir, 'rsa_known_hosts')}\n`)}${resource('kh-other', '    knownHosts: other_known_hosts\n')}${resource('kh-wrong', '    knownHosts: wrong_known_hosts\n')}${resource('kh-revoked', '    knownHosts: revoked_known_hosts\n')}${resource('kh-and-pin', `    knownHosts: hashed_known_hosts\n    hostKey: ${t.hostKeyFingerprint}\n`)}${resource('kh-wrong-pin', `    knownHosts: hashed_known_hosts\n    hostKey: ${publicKeyFingerprint(other)}\n`)}rules:
   - name: agents-exec
@@ -87,59 +58,17 @@ ${resource('kh-hashed', '    knownHosts: hashed_known_hosts\n')}${resource('kh-r
     resources: [${names.join(', ')}]
     actions: [exec]
     effect: allow
-`,
-      );
-      gw = await Gateway.start({
-        controlPlane: { store: { sqlite: join(dir, 'state.db') }, policyFile: join(dir, 'policy.yaml') },
-        ssh: { host: '127.0.0.1', port: 0, hostKeyFile: join(dir, 'gateway-host-key') },
-        log: (l) => logs.push(l),
-      });
-      apiKey = (await gw.controlPlane.serviceAccounts.create({ name: 'agent', groups: ['agents'] })).apiKey;
-    },
-    { timeout: 90_000 },
-  );
-  afterEach(failures.afterEach);
-  after(async () => {
-    await gw?.stop();
-    await target?.stop({ keepLogs: failures.failed });
-    if (failures.failed) process.stderr.write(`gateway log:\n${logs.join('\n')}\n`);
-    rmSync(dir, { recursive: true, force: true });
-  });
+`;
+  };
+  const fx = new SshFixture({
+    suite: 'ssh-known-hosts',
+    sshd: { hostKeyTypes: ['ed25519', 'ecdsa', 'rsa'] },
+    policy: setup,
+    startTimeoutMs: 90_000,
+  }).register();
+  const { dir } = fx;
 
-  const exec = (resource: string, command: string): Promise<ExecResult> =>
-    new Promise((resolve, reject) => {
-      const c = new Client();
-      c.on('ready', () => {
-        c.exec(command, (e, stream) => {
-          if (e) return reject(e);
-          const out: Buffer[] = [];
-          const err: Buffer[] = [];
-          let code: number | null = null;
-          stream.on('data', (b: Buffer) => out.push(b));
-          stream.stderr.on('data', (b: Buffer) => err.push(b));
-          stream.on('exit', (x: number | null) => {
-            code = x;
-          });
-          stream.on('close', () => {
-            c.end();
-            resolve({
-              code,
-              stdout: Buffer.concat(out).toString('utf8'),
-              stderr: Buffer.concat(err).toString('utf8'),
-            });
-          });
-        });
-      });
-      c.on('error', reject);
-      c.connect({
-        host: '127.0.0.1',
-        port: gw?.ssh?.port ?? 0,
-        username: resource,
-        password: apiKey,
-        readyTimeout: 20_000,
-        hostVerifier: () => true,
-      });
-    });
+  const exec = (resource: string, command: string) => fx.ssh2Exec(resource, fx.apiKey(), command);
 
   // a keyscan line is `[host]:port type base64`
   const fingerprintOf = (type: string) =>
@@ -171,7 +100,7 @@ ${resource('kh-hashed', '    knownHosts: hashed_known_hosts\n')}${resource('kh-r
     assert.match(
       r.stderr,
       new RegExp(
-        `tollgate: host key of kh-other \\(127\\.0\\.0\\.1:${target?.port}\\) does not match: the target presented ${reEscape(fingerprintOf('ssh-ed25519'))} \\(ssh-ed25519\\), and ${reEscape(join(dir, 'other_known_hosts'))} has no entry for \\[127\\.0\\.0\\.1\\]:${target?.port}`,
+        `tollgate: host key of kh-other \\(127\\.0\\.0\\.1:${fx.target.port}\\) does not match: the target presented ${reEscape(fingerprintOf('ssh-ed25519'))} \\(ssh-ed25519\\), and ${reEscape(join(dir, 'other_known_hosts'))} has no entry for \\[127\\.0\\.0\\.1\\]:${fx.target.port}`,
       ),
     );
   });
@@ -224,7 +153,7 @@ ${resource('kh-hashed', '    knownHosts: hashed_known_hosts\n')}${resource('kh-r
     // what ssh-keygen -F finds in the file agrees with the gateway
     const found = await run(
       'ssh-keygen',
-      ['-F', `[127.0.0.1]:${target?.port}`, '-f', join(dir, 'hashed_known_hosts')],
+      ['-F', `[127.0.0.1]:${fx.target.port}`, '-f', join(dir, 'hashed_known_hosts')],
       {
         timeoutMs: 10_000,
       },

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type AuditEventInput,
@@ -16,17 +15,11 @@ import {
   StaticAuthenticator,
   StaticPolicy,
 } from '@tollgate/core';
-import { Gateway, runCli } from '@tollgate/gateway';
+import { runCli } from '@tollgate/gateway';
 import { type RecordingChunk, SshAdapter } from '@tollgate/protocol-ssh';
 import { Client, type ClientChannel } from 'ssh2';
-import {
-  FailureTracker,
-  LocalProvider,
-  publicKeyFingerprint,
-  run,
-  type SshdTarget,
-  sshKeygen,
-} from '../harness/index';
+import { run, type SshdTarget } from '../harness/index';
+import { SshFixture } from './fixture';
 
 /**
  * Session recording end to end: real clients (the ssh2 client with a pty, OpenSSH `ssh -tt`)
@@ -89,82 +82,37 @@ rules:
 `;
 
 describe('SSH session recording, tollgate replay and masked sftp reads', () => {
-  const failures = new FailureTracker();
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-ssh-rec-'));
-  const storePath = join(dir, 'state.db');
-  const customers = join(dir, 'customers.txt');
-  let target: SshdTarget | undefined;
-  let gw: Gateway | undefined;
-  let apiKey = '';
-  let agentKeyPath = '';
-  const logs: string[] = [];
-
-  before(
-    async () => {
-      target = await new LocalProvider().startSshd({ suite: 'ssh-recording' });
-      writeFileSync(join(dir, 'policy.yaml'), policy(target, target.clientKeyPath));
-      writeFileSync(customers, `name: Jane Roe\ncard: ${CARD}\nemail: ${EMAIL}\n`);
-      gw = await Gateway.start({
-        controlPlane: {
-          store: { sqlite: storePath },
-          policyFile: join(dir, 'policy.yaml'),
-          api: { host: '127.0.0.1', port: 0 },
-        },
-        ssh: { host: '127.0.0.1', port: 0, hostKeyFile: join(dir, 'gateway-host-key') },
-        log: (l) => logs.push(l),
-      });
-      apiKey = (await gw.controlPlane.serviceAccounts.create({ name: 'agent', groups: ['agents'] })).apiKey;
-      agentKeyPath = join(dir, 'agent_ed25519');
-      await gw.controlPlane.serviceAccounts.addPublicKey('agent', await sshKeygen(agentKeyPath, 'agent'));
-      writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${port()} ${gatewayPublicKey()}\n`);
+  const fx = new SshFixture({
+    suite: 'ssh-recording',
+    api: true,
+    opensshClient: true,
+    policy: (t, dir) => {
+      writeFileSync(join(dir, 'customers.txt'), `name: Jane Roe\ncard: ${CARD}\nemail: ${EMAIL}\n`);
+      return policy(t, t.clientKeyPath);
     },
-    { timeout: 60_000 },
-  );
-  afterEach(failures.afterEach);
-  after(async () => {
-    await gw?.stop();
-    await target?.stop({ keepLogs: failures.failed });
-    if (failures.failed) process.stderr.write(`gateway log:\n${logs.join('\n')}\n`);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  }).register();
+  const { dir, storePath } = fx;
+  const customers = join(dir, 'customers.txt');
+  const port = () => fx.port;
 
-  const port = () => gw?.ssh?.port ?? 0;
-  const gatewayPublicKey = () => {
-    const adapter = gw?.ssh?.adapter as unknown as { hostKey: { publicKey: string } };
-    return adapter.hostKey.publicKey;
-  };
   const replay = (args: string[]) =>
     runCli(['replay', ...args, '--store', `sqlite:${storePath}`], {
       unset: ['TOLLGATE_STORE', 'TOLLGATE_AUDIT_PUBLIC_KEY'],
       timeoutMs: 30_000,
     });
 
-  const connect = (user = 'box'): Promise<Client> =>
-    new Promise((resolve, reject) => {
-      const c = new Client();
-      c.once('ready', () => resolve(c));
-      c.once('error', reject);
-      c.connect({
-        host: '127.0.0.1',
-        port: port(),
-        username: user,
-        password: apiKey,
-        readyTimeout: 20_000,
-        hostVerifier: (key: Buffer) =>
-          publicKeyFingerprint(`x ${key.toString('base64')}`) === publicKeyFingerprint(gatewayPublicKey()),
-      });
-    });
+  const connect = (user = 'box'): Promise<Client> => fx.ssh2Connect(user, fx.apiKey());
 
   /** The audit log's last position now: recordings of what follows have larger positions. */
-  const head = async () => (await gw?.controlPlane.audit.query({}))?.at(-1)?.seq ?? 0;
+  const head = async () => (await fx.gw.controlPlane.audit.query({}))?.at(-1)?.seq ?? 0;
 
   /** Waits for the complete recording of the (first) session that started after `afterSeq`. */
   const recordingAfter = async (afterSeq: number): Promise<AuditRecord[]> => {
     for (let i = 0; i < 100; i++) {
-      const start = (await gw?.controlPlane.audit.query({ types: ['session.start'], afterSeq }))?.[0];
+      const start = (await fx.gw.controlPlane.audit.query({ types: ['session.start'], afterSeq }))?.[0];
       if (start?.sessionId) {
         const recs =
-          (await gw?.controlPlane.audit.query({ types: ['recording'], sessionId: start.sessionId })) ?? [];
+          (await fx.gw.controlPlane.audit.query({ types: ['recording'], sessionId: start.sessionId })) ?? [];
         if (recs.some((r) => (r.data as unknown as RecordingChunk).final)) return recs;
       }
       await sleep(100);
@@ -278,7 +226,7 @@ describe('SSH session recording, tollgate replay and masked sftp reads', () => {
         '-F',
         '/dev/null',
         '-i',
-        agentKeyPath,
+        fx.agentKeyPath,
         '-o',
         'IdentitiesOnly=yes',
         '-o',
@@ -390,7 +338,7 @@ describe('SSH session recording, tollgate replay and masked sftp reads', () => {
     await assert.rejects(read('box-full'), /length-preserving masking style/);
     let recs: AuditRecord[] = [];
     for (let i = 0; i < 50; i++) {
-      recs = (await gw?.controlPlane.audit.query({ types: ['command.result'] })) ?? [];
+      recs = (await fx.gw.controlPlane.audit.query({ types: ['command.result'] })) ?? [];
       if (recs.some((r) => (r.data as { maskedRead?: boolean }).maskedRead)) break;
       await sleep(100);
     }
@@ -401,7 +349,7 @@ describe('SSH session recording, tollgate replay and masked sftp reads', () => {
   test('a recording chunk that cannot be stored ends the channel (fail closed)', {
     timeout: 60_000,
   }, async () => {
-    const t = target as SshdTarget;
+    const t: SshdTarget = fx.target;
     const agent: Identity = {
       subject: 'agent',
       kind: 'service-account',
@@ -443,7 +391,7 @@ describe('SSH session recording, tollgate replay and masked sftp reads', () => {
       hostKeyFile: join(dir, 'failing-host-key'),
       recording: { flushMs: 50 },
     });
-    const listener = new Listener(adapter, { host: '127.0.0.1', port: 0, log: (l) => logs.push(l) });
+    const listener = new Listener(adapter, { host: '127.0.0.1', port: 0, log: (l) => fx.logs.push(l) });
     const lport = await listener.listen();
     try {
       const c = await new Promise<Client>((resolve, reject) => {

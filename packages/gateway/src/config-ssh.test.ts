@@ -18,6 +18,34 @@ describe('the ssh: config section', () => {
     });
   });
 
+  it('reads the recording settings', () => {
+    const c = parse(
+      'ssh:\n  listen: 0.0.0.0:2222\n  hostKeyFile: k\n  recording:\n    enabled: true\n    input: false\n    maxBytes: 1048576\n',
+    );
+    assert.deepEqual(c.ssh?.recording, { enabled: true, input: false, maxBytes: 1048576 });
+    const off = parse('ssh:\n  listen: 0.0.0.0:2222\n  hostKeyFile: k\n  recording: { enabled: false }\n');
+    assert.deepEqual(off.ssh?.recording, { enabled: false });
+    assert.equal(parse('ssh:\n  listen: 0.0.0.0:2222\n  hostKeyFile: k\n').ssh?.recording, undefined);
+  });
+
+  it('refuses unknown or ill-typed recording fields with file, line and column', () => {
+    assert.throws(
+      () =>
+        parse(
+          'ssh:\n  listen: 0.0.0.0:2222\n  hostKeyFile: k\n  recording:\n    enabled: true\n    chunkChars: 10\n',
+        ),
+      /tollgate\.yaml:6:5: ssh\.recording.*chunkChars/,
+    );
+    assert.throws(
+      () => parse('ssh:\n  listen: 0.0.0.0:2222\n  hostKeyFile: k\n  recording:\n    input: no\n'),
+      /tollgate\.yaml:5:\d+: ssh\.recording\.input: expected true or false/,
+    );
+    assert.throws(
+      () => parse('ssh:\n  listen: 0.0.0.0:2222\n  hostKeyFile: k\n  recording:\n    maxBytes: 10\n'),
+      /ssh\.recording\.maxBytes: expected a whole number of bytes from 1024/,
+    );
+  });
+
   it('names the file, line and field of a mistake', () => {
     assert.throws(
       () => parse('ssh:\n  listen: 0.0.0.0:2222\n  hostKeyFile: k\n  hostkey: typo\n'),

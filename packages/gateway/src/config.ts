@@ -12,6 +12,7 @@ import {
   type StoreSpec,
 } from '@tollgate/control-plane';
 import { Errors, type MaskingConfig, readMaskingConfig, TollgateError, YamlSource } from '@tollgate/core';
+import type { SshRecordingOptions } from '@tollgate/protocol-ssh';
 import type { Node } from 'yaml';
 import type { PostgresListenerConfig, SshListenerConfig } from './gateway';
 
@@ -77,13 +78,26 @@ export function parseConfig(src: YamlSource): GatewayConfig {
 }
 
 function readSsh(src: YamlSource, node: Node): SshListenerConfig {
-  const m = src.map(node, 'ssh', ['listen', 'hostKeyFile', 'connectTimeoutMs']);
+  const m = src.map(node, 'ssh', ['listen', 'hostKeyFile', 'connectTimeoutMs', 'recording']);
   const { host, port } = readListen(src, m.get('listen'), 'ssh.listen');
   const hostKeyFile = resolve(dirname(src.file), src.string(m.get('hostKeyFile'), 'ssh.hostKeyFile'));
   const out: { -readonly [K in keyof SshListenerConfig]: SshListenerConfig[K] } = { host, port, hostKeyFile };
   const t = m.get('connectTimeoutMs');
   if (t !== undefined)
     out.connectTimeoutMs = src.integer(t, 'ssh.connectTimeoutMs', 100, 600_000, 'milliseconds');
+  const rec = m.get('recording');
+  if (rec !== undefined) out.recording = readSshRecording(src, rec);
+  return out;
+}
+
+/** `ssh.recording`: `enabled` (default true), `input` (default true), `maxBytes` per channel. */
+function readSshRecording(src: YamlSource, node: Node): SshRecordingOptions {
+  const m = src.map(node, 'ssh.recording', ['enabled', 'input', 'maxBytes']);
+  const out: { -readonly [K in keyof SshRecordingOptions]: SshRecordingOptions[K] } = {};
+  if (m.has('enabled')) out.enabled = src.boolean(m.get('enabled'), 'ssh.recording.enabled');
+  if (m.has('input')) out.input = src.boolean(m.get('input'), 'ssh.recording.input');
+  const max = m.get('maxBytes');
+  if (max !== undefined) out.maxBytes = src.integer(max, 'ssh.recording.maxBytes', 1024, 2 ** 40, 'bytes');
   return out;
 }
 

@@ -11,7 +11,7 @@ import {
   TollgateError,
 } from '@tollgate/core';
 import { PostgresAdapter, ResultMasking } from '@tollgate/protocol-postgres';
-import { SshAdapter } from '@tollgate/protocol-ssh';
+import { SshAdapter, type SshRecordingOptions } from '@tollgate/protocol-ssh';
 
 /** The `postgres:` config section: where agents' PostgreSQL clients connect. */
 export interface PostgresListenerConfig {
@@ -32,6 +32,8 @@ export interface SshListenerConfig {
   readonly hostKeyFile: string;
   /** Bound on connecting and logging in to a target, in milliseconds (default 10 000). */
   readonly connectTimeoutMs?: number;
+  /** Session recording (`ssh.recording`: enabled, input, maxBytes); defaults in docs/ssh.md. */
+  readonly recording?: SshRecordingOptions;
 }
 
 export interface GatewayOptions {
@@ -95,6 +97,7 @@ export class Gateway {
           profileMasker: (p) => sshProfiles.masker(p),
           hostKeyFile: c.hostKeyFile,
           ...(c.connectTimeoutMs !== undefined ? { connectTimeoutMs: c.connectTimeoutMs } : {}),
+          ...(c.recording ? { recording: c.recording } : {}),
         });
         ssh = new Listener(adapter, { host: c.host, port: c.port, log });
         const port = await ssh.listen();

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Socket } from 'node:net';
 import {
   type ApprovalGate,
   type AuditSink,
@@ -31,6 +32,7 @@ import {
   type TcpipRequestInfo,
   utils,
 } from 'ssh2';
+import { installFlowGuard } from './guard';
 import { OutputMasking } from './output';
 import { ChannelRecorder } from './recording';
 import { endSftp, proxySftp } from './sftp';
@@ -82,6 +84,13 @@ const MAX_AUTH_FAILURES = 6;
 const MAX_TEXT_IN_AUDIT = 16 * 1024;
 /** With a pty, output held back by the masker is released after this much quiet. */
 const IDLE_FLUSH_MS = 40;
+/**
+ * Bound on what waits in the agent's socket: past it, target output stops being read until the
+ * socket drains (a client advertising a huge window and never reading cannot make the gateway
+ * buffer without bound).
+ */
+const AGENT_BACKLOG = 1024 * 1024;
+let guardWarned = false;
 
 /**
  * One agent connection, after ssh2 finished the key exchange: authentication (token as the
@@ -95,13 +104,20 @@ export class SshSession {
   #target: Promise<Client> | undefined;
   #failures = 0;
   #execs = 0;
+  /** Why the gateway closed the connection (a protocol violation), for session.end. */
+  #endReason: string | undefined;
   readonly #gone = new AbortController();
+  readonly #backlog: () => Promise<void> | undefined;
 
+  /** `socket`: the agent's socket, watched for backpressure (see `AGENT_BACKLOG`). */
   constructor(
     private readonly client: Connection,
     private readonly ctx: ConnectionContext,
     private readonly opts: SshAdapterOptions,
-  ) {}
+    socket?: Socket,
+  ) {
+    this.#backlog = drainWaiter(socket, AGENT_BACKLOG);
+  }
 
   /** Resolves when the connection has closed and the session end is recorded. */
   run(): Promise<void> {
@@ -112,6 +128,15 @@ export class SshSession {
     }, this.opts.authTimeoutMs ?? 30_000);
     const onShutdown = () => client.end();
     ctx.signal.addEventListener('abort', onShutdown, { once: true });
+    try {
+      // the violation itself is logged once, from the 'error' event the guard raises
+      installFlowGuard(client, (reason) => {
+        this.#endReason = `protocol error: ${reason}`;
+      });
+    } catch (err) {
+      if (!guardWarned) ctx.log(`ssh: ${(err as Error).message}`);
+      guardWarned = true;
+    }
 
     client.on('authentication', (a) => {
       this.#authenticate(a).catch((err: Error) => {
@@ -142,7 +167,8 @@ export class SshSession {
         ctx.signal.removeEventListener('abort', onShutdown);
         this.#gone.abort('client disconnected');
         this.#target?.then((t) => t.end()).catch(() => {});
-        const done = this.#pipeline ? this.#pipeline.end({ execs: this.#execs }) : Promise.resolve();
+        const end = { execs: this.#execs, ...(this.#endReason ? { reason: this.#endReason } : {}) };
+        const done = this.#pipeline ? this.#pipeline.end(end) : Promise.resolve();
         done.finally(resolve);
       });
     });
@@ -286,10 +312,16 @@ export class SshSession {
       ch.on('data', (b: Buffer) => {
         r.bytesIn += b.length;
       });
+      ch.pipe(remote);
+      // by hand rather than pipe: reading stops for the channel and for the agent's socket
+      const hold = holder(remote);
       remote.on('data', (b: Buffer) => {
         r.bytesOut += b.length;
+        if (!ch.write(b)) hold(new Promise((resolve) => ch.once('drain', resolve)));
+        const full = this.#backlog();
+        if (full) hold(full);
       });
-      ch.pipe(remote).pipe(ch);
+      remote.once('end', () => ch.end());
       let closed = false;
       const close = () => {
         if (closed) return;
@@ -319,10 +351,17 @@ export class SshSession {
       running?.setWindow(info.rows, info.cols, info.height, info.width);
       rec?.resize(info.cols, info.rows);
     });
-    // Not built yet (docs/ssh.md): environment passing, X11, agent forwarding, other subsystems.
-    s.on('env', (_accept, reject) => reject?.());
-    s.on('x11', (_accept, reject) => reject?.());
-    s.on('auth-agent', (_accept, reject) => reject?.());
+    const env = new EnvRequests(this.#resource?.env ?? []);
+    s.on('env', (accept, reject, info) => (env.offer(info.key, info.val) ? accept?.() : reject?.()));
+    // Not built yet (docs/ssh.md): X11 and agent forwarding at the target; refused, decided and audited.
+    s.on('x11', (_accept, reject) => {
+      reject?.();
+      void this.#unsupported('x11', 'X11 forwarding');
+    });
+    s.on('auth-agent', (_accept, reject) => {
+      reject?.();
+      void this.#unsupported('agent-forward', 'agent forwarding');
+    });
     s.on('sftp', (accept, reject) => {
       this.#sftp(accept, reject).catch((err: Error) => {
         this.ctx.log(`ssh ${this.ctx.remote}: sftp failed: ${err.message}`);
@@ -348,7 +387,7 @@ export class SshSession {
         );
         running?.close();
       });
-      this.#run(ch, command, pty, rec, (t) => {
+      this.#run(ch, command, pty, env, rec, (t) => {
         running = t;
       }).catch((err: Error) => {
         this.ctx.log(`ssh ${this.ctx.remote}: channel failed: ${err.message}`);
@@ -433,6 +472,7 @@ export class SshSession {
     ch: ServerChannel,
     command: string | undefined,
     pty: PseudoTtyInfo | undefined,
+    env: EnvRequests,
     rec: ChannelRecorder | undefined,
     started: (t: ClientChannel) => void,
   ): Promise<void> {
@@ -442,7 +482,7 @@ export class SshSession {
     ch.once('close', onGone);
     this.#gone.signal.addEventListener('abort', onGone, { once: true });
     try {
-      await this.#relay(pipeline, ch, command, pty, rec, started, gone.signal);
+      await this.#relay(pipeline, ch, command, pty, env, rec, started, gone.signal);
     } finally {
       this.#gone.signal.removeEventListener('abort', onGone);
       await rec?.close();
@@ -454,6 +494,7 @@ export class SshSession {
     ch: ServerChannel,
     command: string | undefined,
     pty: PseudoTtyInfo | undefined,
+    env: EnvRequests,
     rec: ChannelRecorder | undefined,
     started: (t: ClientChannel) => void,
     signal: AbortSignal,
@@ -465,8 +506,8 @@ export class SshSession {
     };
     const verdict =
       command === undefined
-        ? await this.#decideShell(pipeline, say, signal)
-        : await this.#decide(pipeline, command, say, signal);
+        ? await this.#decideShell(pipeline, say, signal, env.audit())
+        : await this.#decide(pipeline, command, say, signal, env.audit());
     if (verdict.kind === 'reject') return refuse(ch, verdict.error, rec);
 
     let target: Client;
@@ -498,22 +539,30 @@ export class SshSession {
           modes: pty.modes,
         }
       : undefined;
+    // allowed env requests go to the target as env requests of its own (its sshd's AcceptEnv decides)
+    const vars = env.passed();
     const open = (cb: ClientCallback) => {
-      if (command === undefined) target.shell(window ?? false, cb);
-      else target.exec(command, window ? { pty: window } : {}, cb);
+      if (command === undefined) target.shell(window ?? false, vars ? { env: vars } : {}, cb);
+      else target.exec(command, { ...(window ? { pty: window } : {}), ...(vars ? { env: vars } : {}) }, cb);
     };
     const masker = this.#outputMasker(verdict.masking);
     if (command === undefined && this.opts.recording?.input !== false) rec?.recordInput(masker);
-    const r = await runAtTarget(open, ch, masker, pty ? IDLE_FLUSH_MS : undefined, started, rec).catch(
-      (err: Error) => {
-        refuse(
-          ch,
-          new TollgateError(Errors.TARGET_UNAVAILABLE, `${this.#resource?.name}: ${err.message}`),
-          rec,
-        );
-        return undefined;
-      },
-    );
+    const r = await runAtTarget(
+      open,
+      ch,
+      masker,
+      pty ? IDLE_FLUSH_MS : undefined,
+      started,
+      rec,
+      this.#backlog,
+    ).catch((err: Error) => {
+      refuse(
+        ch,
+        new TollgateError(Errors.TARGET_UNAVAILABLE, `${this.#resource?.name}: ${err.message}`),
+        rec,
+      );
+      return undefined;
+    });
     await rec?.close();
     await pipeline
       .result(verdict.auditSeq, {
@@ -547,6 +596,7 @@ export class SshSession {
     command: string,
     say: (text: string) => void,
     signal: AbortSignal,
+    extra: Record<string, unknown>,
   ): Promise<Forward | { kind: 'reject'; error: TollgateError }> {
     const text = this.#maskText(command);
     const fingerprint = createHash('sha256').update(command).digest('hex').slice(0, 16);
@@ -555,7 +605,7 @@ export class SshSession {
       programs = parseCommandLine(command).programs;
     } catch (err) {
       const reason = err instanceof ShellParseError ? err.message : 'unreadable command';
-      const cmd: CommandInput = { action: 'exec', text, fingerprint, data: { parseError: reason } };
+      const cmd: CommandInput = { action: 'exec', text, fingerprint, data: { parseError: reason, ...extra } };
       const d: Decision = {
         effect: 'deny',
         rule: null,
@@ -576,7 +626,10 @@ export class SshSession {
     let at = decisions.findIndex((d) => d.effect === 'deny');
     if (at < 0) at = decisions.findIndex((d) => d.effect === 'require-approval');
     if (at < 0) at = 0;
-    const cmd = { ...(cmds[at] as CommandInput), data: { programs, governedBy: programs[at] ?? null } };
+    const cmd = {
+      ...(cmds[at] as CommandInput),
+      data: { programs, governedBy: programs[at] ?? null, ...extra },
+    };
     const d = decisions[at] as Decision;
 
     return this.#govern(pipeline, cmd, d, signal, (id, until) => say(heldLine(id, until)));
@@ -587,8 +640,14 @@ export class SshSession {
     pipeline: SessionPipeline,
     say: (text: string) => void,
     signal: AbortSignal,
+    extra: Record<string, unknown>,
   ): Promise<Forward | { kind: 'reject'; error: TollgateError }> {
-    const cmd: CommandInput = { action: 'shell', text: '(interactive shell)', fingerprint: 'shell' };
+    const cmd: CommandInput = {
+      action: 'shell',
+      text: '(interactive shell)',
+      fingerprint: 'shell',
+      ...(Object.keys(extra).length ? { data: extra } : {}),
+    };
     return this.#govern(pipeline, cmd, pipeline.decide(cmd), signal, (id, until) => say(heldLine(id, until)));
   }
 
@@ -614,6 +673,31 @@ export class SshSession {
     }
     if (d.effect === 'deny') return { kind: 'reject', error: pipeline.denial(cmd, d) };
     return { kind: 'forward', auditSeq: seq, decision: d, approvalId: undefined, masking: d.masking };
+  }
+
+  /**
+   * A request the gateway cannot carry out yet (X11, agent forwarding): refused whatever the
+   * policy says, and audited as a `command` record (`deny`) with the policy's own decision and
+   * the reason.
+   */
+  async #unsupported(action: 'x11' | 'agent-forward', what: string): Promise<void> {
+    const pipeline = this.#pipeline;
+    if (!pipeline) return;
+    const cmd: CommandInput = { action, text: `${what} request`, fingerprint: action };
+    const p = pipeline.decide(cmd);
+    const reason =
+      p.effect === 'deny'
+        ? p.reason
+        : `${what} is not supported by the gateway yet (the policy says ${p.effect}, rule ${p.rule})`;
+    try {
+      await pipeline.record({ ...cmd, data: { policy: p.effect, reason } }, 'deny', {
+        effect: 'deny',
+        rule: p.rule,
+        reason,
+      });
+    } catch (err) {
+      this.ctx.log(`ssh ${this.ctx.remote}: ${what} refusal not recorded: ${(err as Error).message}`);
+    }
   }
 
   /** The masker for a command's output: the deciding rule's profile, else the default. */
@@ -661,7 +745,8 @@ interface RunResult {
 /**
  * Runs the command at the target and relays it: agent input to the target, target stdout and
  * stderr back through a streaming masker each (a value split across packets is still masked),
- * then the exit status or signal. Backpressure both ways.
+ * then the exit status or signal. Backpressure both ways: target output stops being read while
+ * the agent's channel or its socket (`backlog`) is full.
  */
 function runAtTarget(
   open: (cb: ClientCallback) => void,
@@ -670,6 +755,7 @@ function runAtTarget(
   idleFlushMs: number | undefined,
   started: (t: ClientChannel) => void,
   rec: ChannelRecorder | undefined,
+  backlog: () => Promise<void> | undefined,
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     open((err, stream) => {
@@ -700,6 +786,8 @@ function runAtTarget(
             if (rec?.failure) return; // fail closed: nothing leaves unrecorded
             rec?.output(masked, which);
             if (!to.write(masked)) hold(new Promise((resolve) => to.once('drain', resolve)));
+            const full = backlog();
+            if (full) hold(full);
             if (rec?.backlogged) hold(rec.drained());
           },
           idleFlushMs,
@@ -771,4 +859,74 @@ function holder(from: { pause(): unknown; resume(): unknown }): (until: Promise<
     };
     until.then(done, done);
   };
+}
+
+/**
+ * While `sock` holds more than `bound` bytes not yet written, a promise that settles when it
+ * drained (or closed), shared by every caller; `undefined` otherwise.
+ */
+function drainWaiter(sock: Socket | undefined, bound: number): () => Promise<void> | undefined {
+  let waiting: Promise<void> | undefined;
+  return () => {
+    if (!sock || sock.writableLength <= bound) return undefined;
+    waiting ??= new Promise<void>((resolve) => {
+      const done = () => {
+        sock.off('drain', done);
+        sock.off('close', done);
+        waiting = undefined;
+        resolve();
+      };
+      // past the socket's highWaterMark its last write returned false, so 'drain' will come
+      sock.on('drain', done);
+      sock.on('close', done);
+    });
+    return waiting;
+  };
+}
+
+/** Most env requests kept per session channel (accepted or refused); more are refused unrecorded. */
+const MAX_ENV = 64;
+
+/**
+ * The env requests of one session channel: names the resource's `env` list allows are kept (to
+ * pass to the target), others refused. Only names are audited, never values.
+ */
+export class EnvRequests {
+  readonly #vars: Record<string, string> = {};
+  readonly #refused: string[] = [];
+  #count = 0;
+
+  constructor(private readonly allowed: readonly string[]) {}
+
+  /** True when `name` may pass (then `value` is kept). */
+  offer(name: string, value: string): boolean {
+    if (this.#count >= MAX_ENV) return false;
+    this.#count++;
+    if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && envAllowed(this.allowed, name)) {
+      this.#vars[name] = value;
+      return true;
+    }
+    const shown = name.length > 64 ? `${name.slice(0, 64)}…` : name;
+    if (!this.#refused.includes(shown)) this.#refused.push(shown);
+    return false;
+  }
+
+  /** The variables to set at the target, if any. */
+  passed(): Record<string, string> | undefined {
+    return Object.keys(this.#vars).length ? { ...this.#vars } : undefined;
+  }
+
+  /** What the command record says: `env` (names passed) and `envRefused`, when there were any. */
+  audit(): Record<string, unknown> {
+    const names = Object.keys(this.#vars);
+    return {
+      ...(names.length ? { env: names } : {}),
+      ...(this.#refused.length ? { envRefused: [...this.#refused] } : {}),
+    };
+  }
+}
+
+/** Whether `name` is on the list: an exact name, or a prefix written with a trailing `*`. */
+export function envAllowed(allowed: readonly string[], name: string): boolean {
+  return allowed.some((a) => (a.endsWith('*') ? name.startsWith(a.slice(0, -1)) : a === name));
 }

@@ -152,7 +152,8 @@ export function proxySftp(agent: SFTPWrapper, ready: Promise<SFTPWrapper>, ports
       );
       return;
     }
-    const buf = Buffer.alloc(Math.min(len, MAX_READ));
+    // unzeroed: only the `n` bytes the read wrote are passed on
+    const buf = Buffer.allocUnsafe(Math.min(len, MAX_READ));
     target.read(o.target, buf, 0, buf.length, offset, (err, n) => {
       if (err) return failure(id, err);
       if (n === 0) return agent.status(id, STATUS_CODE.EOF);
@@ -325,7 +326,8 @@ export async function maskedRead(
 
 /** Reads `length` bytes from `offset`, fewer only at the end of the file (bounded loop). */
 function readRange(target: SFTPWrapper, handle: Buffer, offset: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
+  // unzeroed: each read fills [got, got + n) and only [0, got) is returned
+  const buf = Buffer.allocUnsafe(length);
   return new Promise((resolve, reject) => {
     let got = 0;
     let rounds = 0;

@@ -84,7 +84,7 @@ rules:
     assert.deepEqual(problems(text), [
       'policy.yaml:2:1: colour: unknown field (allowed here: version, roles, resources, maskingProfiles, rules)',
       'policy.yaml:4:3: resources.db.address: missing (required)',
-      'policy.yaml:6:5: resources.db.adress: unknown field (allowed here: description, protocol, address, database, username, credential, tls, hostKey, knownHosts)',
+      'policy.yaml:6:5: resources.db.adress: unknown field (allowed here: description, protocol, address, database, username, credential, tls, hostKey, knownHosts, env)',
       'policy.yaml:9:33: rules[0].subjects[0].team: unknown field (allowed here: group, issuer)',
       'policy.yaml:13:5: rules[0].masks: unknown field (allowed here: name, description, subjects, resources, actions, when, effect, masking, approval, reason)',
     ]);
@@ -294,6 +294,33 @@ resources:
   db: { protocol: postgres, address: db:5432, knownHosts: known_hosts }
 `),
       ['policy.yaml:3:47: resources.db.knownHosts: applies to ssh resources only (this one is postgres)'],
+    );
+  });
+
+  it('env: names and prefixes an ssh resource passes to its target', () => {
+    const p = parsePolicy(
+      `version: 1
+resources:
+  a: { protocol: ssh, address: a:22, hostKey: SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8, env: [LANG, LC_*] }
+`,
+      '/etc/tollgate/policy.yaml',
+    );
+    assert.deepEqual(p.resource('a')?.env, ['LANG', 'LC_*']);
+    assert.deepEqual(
+      problems(`version: 1
+resources:
+  db: { protocol: postgres, address: db:5432, env: [LANG] }
+`),
+      ['policy.yaml:3:47: resources.db.env: applies to ssh resources only (this one is postgres)'],
+    );
+    const bad = problems(`version: 1
+resources:
+  a: { protocol: ssh, address: a:22, hostKey: SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8, env: ['L*C', '*'] }
+`);
+    assert.equal(bad.length, 2);
+    assert.match(
+      bad[0] as string,
+      /resources\.a\.env\[0\]: must be a variable name, or a prefix ending in \*/,
     );
   });
 

@@ -267,6 +267,10 @@ function checkSemantics(problems: Problems, doc: PolicyDocument, opts?: PolicyLo
       problems.add([...at, 'hostKey'], `applies to ssh resources only (this one is ${r.protocol})`, {
         key: true,
       });
+    if (r.env !== undefined && r.protocol !== 'ssh')
+      problems.add([...at, 'env'], `applies to ssh resources only (this one is ${r.protocol})`, {
+        key: true,
+      });
     if (r.knownHosts !== undefined && r.protocol !== 'ssh')
       problems.add([...at, 'knownHosts'], `applies to ssh resources only (this one is ${r.protocol})`, {
         key: true,

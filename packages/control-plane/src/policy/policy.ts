@@ -228,6 +228,7 @@ function buildResource(
     credential: credential === undefined ? undefined : Object.freeze(credential),
     hostKey: r.hostKey,
     ...(r.knownHosts === undefined ? {} : { knownHosts: resolvePath(base, r.knownHosts) }),
+    ...(r.env === undefined ? {} : { env: Object.freeze([...r.env]) }),
     database: r.protocol === 'postgres' ? (r.database ?? name) : undefined,
   });
 }

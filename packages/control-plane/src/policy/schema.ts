@@ -147,6 +147,21 @@ export const ResourceSchema = Type.Object(
           "SSH only: an OpenSSH known_hosts file listing the target's host keys; a relative path is relative to the policy file",
       }),
     ),
+    env: Type.Optional(
+      Type.Array(
+        Type.String({
+          pattern: '^[A-Za-z_][A-Za-z0-9_]*\\*?$',
+          maxLength: 256,
+          description: 'a variable name, or a prefix ending in * (LC_*)',
+        }),
+        {
+          maxItems: 100,
+          uniqueItems: true,
+          description:
+            "SSH only: environment variables an agent's client may pass to the target (env requests); others are refused. The target's sshd must accept them too (AcceptEnv)",
+        },
+      ),
+    ),
   },
   { ...strict, description: 'a target agents reach through the gateway' },
 );

@@ -79,6 +79,11 @@ export interface Resource {
   readonly hostKey: string | undefined;
   /** SSH only: an OpenSSH known_hosts file (absolute path) listing the target's host keys. */
   readonly knownHosts?: string;
+  /**
+   * SSH only: environment variable names an agent may pass to the target (a name ending in `*`
+   * is a prefix, `LC_*`); env requests for other names are refused. Absent: none pass.
+   */
+  readonly env?: readonly string[];
   /** PostgreSQL only: the database at the target (default: the resource name). */
   readonly database: string | undefined;
 }
