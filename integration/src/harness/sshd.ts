@@ -24,6 +24,11 @@ export interface LocalSshdOptions extends SshdOptions {
   hostKeyTypes?: readonly SshHostKeyType[];
   /** sshd `AcceptEnv` patterns (default none: sshd ignores every env request). */
   acceptEnv?: readonly string[];
+  /**
+   * sshd `X11Forwarding yes` (loopback displays from 6010 on); its `xauth` (Debian's, which must
+   * be installed) keeps the cookies in the sshd's temp dir rather than the user's ~/.Xauthority.
+   */
+  x11Forwarding?: boolean;
 }
 
 /** A local sshd, with every host key it serves. */
@@ -114,6 +119,12 @@ export async function startLocalSshd(opts: LocalSshdOptions): Promise<LocalSshdT
         mode: 0o600,
       },
     );
+    const xauth = join(dir, 'xauth');
+    if (opts.x11Forwarding) {
+      await writeFile(xauth, `#!/bin/sh\nXAUTHORITY=${join(dir, 'Xauthority')} exec /usr/bin/xauth "$@"\n`, {
+        mode: 0o755,
+      });
+    }
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
       await writeFile(
@@ -138,6 +149,9 @@ export async function startLocalSshd(opts: LocalSshdOptions): Promise<LocalSshdT
           ...(opts.maxStartups !== undefined ? [`MaxStartups ${opts.maxStartups}`] : []),
           ...(opts.maxSessions !== undefined ? [`MaxSessions ${opts.maxSessions}`] : []),
           ...(opts.acceptEnv?.length ? [`AcceptEnv ${opts.acceptEnv.join(' ')}`] : []),
+          ...(opts.x11Forwarding
+            ? ['X11Forwarding yes', 'X11UseLocalhost yes', `XAuthLocation ${xauth}`]
+            : []),
           '',
         ].join('\n'),
       );

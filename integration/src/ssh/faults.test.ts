@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import type { Client, ClientChannel } from 'ssh2';
 import type { SshdTarget } from '../harness/index';
-import { SshFixture } from './fixture';
+import { SshFixture, sshResource } from './fixture';
 
 /**
  * Hostile or broken SSH clients against the real gateway (control plane on SQLite, SSH listener)
@@ -27,13 +27,7 @@ interface RawProtocol {
 
 const policy = (t: SshdTarget) => `version: 1
 resources:
-  box:
-    protocol: ssh
-    address: 127.0.0.1:${t.port}
-    username: ${t.user}
-    credential: { file: ${t.clientKeyPath} }
-    hostKey: ${t.hostKeyFingerprint}
-rules:
+${sshResource('box', t)}rules:
   - name: agents-exec
     subjects: [{ group: agents }]
     resources: [box]

@@ -12,7 +12,22 @@ import {
   sshKeygen,
   startLocalSshd,
 } from '../harness/index';
+import type { SshdTarget } from '../harness/provider';
 import type { LocalSshdOptions, LocalSshdTarget } from '../harness/sshd';
+
+/**
+ * A policy resource (YAML, indented under `resources:`) for the sshd target: its address, login
+ * with `keyFile` (the target's client key by default), and pinned host key; `extra` lines follow.
+ */
+export function sshResource(name: string, t: SshdTarget, extra = '', keyFile = t.clientKeyPath): string {
+  return `  ${name}:
+    protocol: ssh
+    address: 127.0.0.1:${t.port}
+    username: ${t.user}
+    credential: { file: ${keyFile} }
+    hostKey: ${t.hostKeyFingerprint}
+${extra}`;
+}
 
 /** What an exec through the gateway returned to the client. */
 export interface ExecResult {

@@ -31,7 +31,11 @@ import {
   type SFTPWrapper,
   type TcpipRequestInfo,
   utils,
+  type X11Details,
+  type X11Info,
+  type X11Options,
 } from 'ssh2';
+import { ForwardedAgent, openAgentChannel } from './forwarding';
 import { installFlowGuard } from './guard';
 import { OutputMasking } from './output';
 import { ChannelRecorder } from './recording';
@@ -106,6 +110,11 @@ export class SshSession {
   #execs = 0;
   /** Why the gateway closed the connection (a protocol violation), for session.end. */
   #endReason: string | undefined;
+  /** The decision that allowed agent forwarding on this connection, once one did. */
+  #agentDecision: Decision | undefined;
+  /** The audit record of the x11-req that allowed X11 forwarding, once one did. */
+  #x11Seq: number | undefined;
+  #x11Channels = 0;
   readonly #gone = new AbortController();
   readonly #backlog: () => Promise<void> | undefined;
 
@@ -239,8 +248,12 @@ export class SshSession {
     this.#target = connectTarget(resource, {
       vault: this.opts.vault,
       connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
+      agent: this.#forwardedAgent(pipeline),
     });
-    this.#target.catch(() => {});
+    this.#target.then(
+      (t) => t.on('x11', (info, accept, reject) => this.#x11Channel(info, accept, reject)),
+      () => {},
+    );
     a.accept();
   }
 
@@ -305,34 +318,100 @@ export class SshSession {
         void done({ errorCode: 'open-failed' });
         return;
       }
-      const ch = accept();
-      ch.on('error', () => {});
-      remote.on('error', () => {});
-      const r = { bytesIn: 0, bytesOut: 0 };
-      ch.on('data', (b: Buffer) => {
-        r.bytesIn += b.length;
-      });
-      ch.pipe(remote);
-      // by hand rather than pipe: reading stops for the channel and for the agent's socket
-      const hold = holder(remote);
-      remote.on('data', (b: Buffer) => {
-        r.bytesOut += b.length;
-        if (!ch.write(b)) hold(new Promise((resolve) => ch.once('drain', resolve)));
-        const full = this.#backlog();
-        if (full) hold(full);
-      });
-      remote.once('end', () => ch.end());
-      let closed = false;
-      const close = () => {
-        if (closed) return;
-        closed = true;
-        ch.destroy();
-        remote.destroy();
-        void done(r);
-      };
-      ch.once('close', close);
-      remote.once('close', close);
+      void splice(accept(), remote, this.#backlog).then(done);
     });
+  }
+
+  /**
+   * The agent the target connection offers to the target: relays to the agent's own agent while a
+   * decision allowed agent forwarding, and records each signature request (write-ahead) as a
+   * `command` record (`agent-forward`, the key's fingerprint and type, never the data signed),
+   * its outcome as a `command.result`.
+   */
+  #forwardedAgent(pipeline: SessionPipeline): ForwardedAgent {
+    return new ForwardedAgent({
+      allowed: () => this.#agentDecision !== undefined,
+      open: () => openAgentChannel(this.client),
+      signing: async (key) => {
+        const fp = keyId(key.getPublicSSH());
+        const seq = await pipeline.record(
+          {
+            action: 'agent-forward',
+            text: `agent signature with ${key.type} ${fp}`,
+            fingerprint: 'agent-sign',
+            data: { use: 'sign', key: fp, keyType: key.type },
+          },
+          'allow',
+          this.#agentDecision as Decision,
+        );
+        const t0 = Date.now();
+        return (err) => {
+          pipeline
+            .result(seq, { durationMs: Date.now() - t0, ...(err ? { errorCode: 'agent-refused' } : {}) })
+            .catch(() => {});
+        };
+      },
+    });
+  }
+
+  /**
+   * An X11 connection the target opened (its sshd's X11 display): opened as an `x11` channel to
+   * the agent's client and relayed both ways, unmasked, with backpressure; each one adds a
+   * `command.result` (bytes, origin) to the x11-req's record. Refused unless X11 was allowed.
+   */
+  #x11Channel(info: X11Details, accept: () => ClientChannel, reject: () => void): void {
+    const pipeline = this.#pipeline;
+    const seq = this.#x11Seq;
+    if (!pipeline || seq === undefined) {
+      reject();
+      return;
+    }
+    const n = ++this.#x11Channels;
+    const origin = `${info.srcIP}:${info.srcPort}`;
+    this.client.x11(info.srcIP, info.srcPort, (err, ch) => {
+      if (err) {
+        reject();
+        return;
+      }
+      const t0 = Date.now();
+      void splice(ch, accept(), this.#backlog).then((r) =>
+        pipeline
+          .result(seq, {
+            durationMs: Date.now() - t0,
+            bytes: r.bytesIn + r.bytesOut,
+            data: { x11Channel: n, origin, bytesIn: r.bytesIn, bytesOut: r.bytesOut },
+          })
+          .catch(() => {}),
+      );
+    });
+  }
+
+  /**
+   * An `auth-agent-req` or `x11-req`: decided (`agent-forward` / `x11`), recorded, held for
+   * approval like a port forward (silently), and answered. True when allowed.
+   */
+  async #allowForwarding(action: 'agent-forward' | 'x11', what: string, data?: Record<string, unknown>) {
+    const pipeline = this.#pipeline;
+    if (!pipeline) return false;
+    const cmd: CommandInput = {
+      action,
+      text: `${what} request`,
+      fingerprint: action,
+      ...(data ? { data } : {}),
+    };
+    const d = pipeline.decide(cmd);
+    const recorded = d.effect === 'deny' ? { ...cmd, data: { ...data, reason: d.reason } } : cmd;
+    const verdict = await this.#govern(pipeline, recorded, d, this.#gone.signal, (id) =>
+      this.ctx.log(`ssh ${this.ctx.remote}: ${what} held for approval ${id}`),
+    ).catch((err: Error) => ({ kind: 'reject' as const, error: err }));
+    if (verdict.kind === 'reject') {
+      if (d.effect !== 'deny')
+        this.ctx.log(`ssh ${this.ctx.remote}: ${what} refused: ${verdict.error.message}`);
+      return false;
+    }
+    if (action === 'agent-forward') this.#agentDecision ??= verdict.decision;
+    else this.#x11Seq ??= verdict.auditSeq;
+    return true;
   }
 
   // --- 4. channels --------------------------------------------------------------------------
@@ -353,14 +432,25 @@ export class SshSession {
     });
     const env = new EnvRequests(this.#resource?.env ?? []);
     s.on('env', (accept, reject, info) => (env.offer(info.key, info.val) ? accept?.() : reject?.()));
-    // Not built yet (docs/ssh.md): X11 and agent forwarding at the target; refused, decided and audited.
-    s.on('x11', (_accept, reject) => {
-      reject?.();
-      void this.#unsupported('x11', 'X11 forwarding');
+    // decided when asked (the reply waits for the decision); the exec or shell waits for both
+    const fwd: ChannelForwarding = {};
+    s.on('x11', (accept, reject, info) => {
+      fwd.x11 = this.#allowForwarding('x11', 'X11 forwarding', {
+        single: info.single,
+        protocol: info.protocol,
+        screen: info.screen,
+      }).then((ok) => {
+        if (ok) accept?.();
+        else reject?.();
+        return ok ? x11Options(info) : undefined;
+      });
     });
-    s.on('auth-agent', (_accept, reject) => {
-      reject?.();
-      void this.#unsupported('agent-forward', 'agent forwarding');
+    s.on('auth-agent', (accept, reject) => {
+      fwd.agent = this.#allowForwarding('agent-forward', 'agent forwarding').then((ok) => {
+        if (ok) accept?.();
+        else reject?.();
+        return ok;
+      });
     });
     s.on('sftp', (accept, reject) => {
       this.#sftp(accept, reject).catch((err: Error) => {
@@ -387,7 +477,7 @@ export class SshSession {
         );
         running?.close();
       });
-      this.#run(ch, command, pty, env, rec, (t) => {
+      this.#run(ch, command, pty, env, fwd, rec, (t) => {
         running = t;
       }).catch((err: Error) => {
         this.ctx.log(`ssh ${this.ctx.remote}: channel failed: ${err.message}`);
@@ -473,6 +563,7 @@ export class SshSession {
     command: string | undefined,
     pty: PseudoTtyInfo | undefined,
     env: EnvRequests,
+    fwd: ChannelForwarding,
     rec: ChannelRecorder | undefined,
     started: (t: ClientChannel) => void,
   ): Promise<void> {
@@ -482,7 +573,7 @@ export class SshSession {
     ch.once('close', onGone);
     this.#gone.signal.addEventListener('abort', onGone, { once: true });
     try {
-      await this.#relay(pipeline, ch, command, pty, env, rec, started, gone.signal);
+      await this.#relay(pipeline, ch, command, pty, env, fwd, rec, started, gone.signal);
     } finally {
       this.#gone.signal.removeEventListener('abort', onGone);
       await rec?.close();
@@ -495,6 +586,7 @@ export class SshSession {
     command: string | undefined,
     pty: PseudoTtyInfo | undefined,
     env: EnvRequests,
+    fwd: ChannelForwarding,
     rec: ChannelRecorder | undefined,
     started: (t: ClientChannel) => void,
     signal: AbortSignal,
@@ -541,10 +633,28 @@ export class SshSession {
       : undefined;
     // allowed env requests go to the target as env requests of its own (its sshd's AcceptEnv decides)
     const vars = env.passed();
-    const open = (cb: ClientCallback) => {
-      if (command === undefined) target.shell(window ?? false, vars ? { env: vars } : {}, cb);
-      else target.exec(command, { ...(window ? { pty: window } : {}), ...(vars ? { env: vars } : {}) }, cb);
+    const [agentForward, x11] = await Promise.all([fwd.agent, fwd.x11]);
+    let refusedByTarget: string | undefined;
+    const openWith = (asked: boolean, cb: ClientCallback) => {
+      const o = {
+        ...(vars ? { env: vars } : {}),
+        ...(asked && agentForward ? { agentForward: true } : {}),
+        ...(asked && x11 ? { x11 } : {}),
+      };
+      if (command === undefined) target.shell(window ?? false, o, cb);
+      else target.exec(command, { ...(window ? { pty: window } : {}), ...o }, cb);
     };
+    // a target that refuses X11 or agent forwarding (its sshd config) runs the command without
+    // them, as OpenSSH goes on: the refused request is said on stderr and in the result record
+    const open = (cb: ClientCallback) =>
+      openWith(true, (err, stream) => {
+        const m =
+          err && (agentForward || x11) ? /Unable to request (X11|agent forwarding)/.exec(err.message) : null;
+        if (!m) return cb(err, stream);
+        refusedByTarget = m[1] === 'X11' ? 'x11' : 'agent-forward';
+        say(`tollgate: the target refused ${m[1]} forwarding; running without it\n`);
+        openWith(false, cb);
+      });
     const masker = this.#outputMasker(verdict.masking);
     if (command === undefined && this.opts.recording?.input !== false) rec?.recordInput(masker);
     const r = await runAtTarget(
@@ -579,6 +689,7 @@ export class SshSession {
               bytesOut: r.bytesOut,
               bytesErr: r.bytesErr,
               bytesIn: r.bytesIn,
+              ...(refusedByTarget ? { refusedByTarget } : {}),
               ...(rec?.failure ? { recording: 'failed: channel closed' } : {}),
             }
           : { error: 'target channel failed' },
@@ -673,31 +784,6 @@ export class SshSession {
     }
     if (d.effect === 'deny') return { kind: 'reject', error: pipeline.denial(cmd, d) };
     return { kind: 'forward', auditSeq: seq, decision: d, approvalId: undefined, masking: d.masking };
-  }
-
-  /**
-   * A request the gateway cannot carry out yet (X11, agent forwarding): refused whatever the
-   * policy says, and audited as a `command` record (`deny`) with the policy's own decision and
-   * the reason.
-   */
-  async #unsupported(action: 'x11' | 'agent-forward', what: string): Promise<void> {
-    const pipeline = this.#pipeline;
-    if (!pipeline) return;
-    const cmd: CommandInput = { action, text: `${what} request`, fingerprint: action };
-    const p = pipeline.decide(cmd);
-    const reason =
-      p.effect === 'deny'
-        ? p.reason
-        : `${what} is not supported by the gateway yet (the policy says ${p.effect}, rule ${p.rule})`;
-    try {
-      await pipeline.record({ ...cmd, data: { policy: p.effect, reason } }, 'deny', {
-        effect: 'deny',
-        rule: p.rule,
-        reason,
-      });
-    } catch (err) {
-      this.ctx.log(`ssh ${this.ctx.remote}: ${what} refusal not recorded: ${(err as Error).message}`);
-    }
   }
 
   /** The masker for a command's output: the deciding rule's profile, else the default. */
@@ -846,6 +932,66 @@ function runAtTarget(
         resolve(r);
       });
     });
+  });
+}
+
+/** The forwarding a session channel asked for before its exec or shell, once decided. */
+interface ChannelForwarding {
+  agent?: Promise<boolean>;
+  x11?: Promise<X11Options | undefined>;
+}
+
+/**
+ * The client's x11-req as the target's x11-req: same screen, protocol and cookie (OpenSSH's
+ * client sends a made-up cookie and swaps in the real one on each X11 channel, so the cookie
+ * passes through unchanged; ssh2 hands it over as a Buffer of hex text).
+ */
+function x11Options(info: X11Info): X11Options {
+  const cookie = info.cookie as unknown as Buffer | string;
+  return {
+    single: info.single,
+    screen: info.screen,
+    protocol: info.protocol,
+    cookie: Buffer.isBuffer(cookie) ? cookie.toString('latin1') : cookie,
+  };
+}
+
+/**
+ * Relays a channel to the agent and one to the target both ways until either closes: the agent's
+ * bytes go through `pipe` (which waits for the target), the target's by hand so that reading
+ * stops while the agent's channel or its socket (`backlog`) is full. Resolves with the counts.
+ */
+function splice(
+  ch: ServerChannel,
+  remote: ClientChannel,
+  backlog: () => Promise<void> | undefined,
+): Promise<{ bytesIn: number; bytesOut: number }> {
+  return new Promise((resolve) => {
+    ch.on('error', () => {});
+    remote.on('error', () => {});
+    const r = { bytesIn: 0, bytesOut: 0 };
+    ch.on('data', (b: Buffer) => {
+      r.bytesIn += b.length;
+    });
+    ch.pipe(remote);
+    const hold = holder(remote);
+    remote.on('data', (b: Buffer) => {
+      r.bytesOut += b.length;
+      if (!ch.write(b)) hold(new Promise((resolve) => ch.once('drain', resolve)));
+      const full = backlog();
+      if (full) hold(full);
+    });
+    remote.once('end', () => ch.end());
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      ch.destroy();
+      remote.destroy();
+      resolve(r);
+    };
+    ch.once('close', close);
+    remote.once('close', close);
   });
 }
 

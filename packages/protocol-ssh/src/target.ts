@@ -1,5 +1,5 @@
 import { type CredentialVault, Errors, type Resource, TollgateError } from '@tollgate/core';
-import { Client, type ConnectConfig } from 'ssh2';
+import { type BaseAgent, Client, type ConnectConfig } from 'ssh2';
 import { fingerprint, KnownHostsCheck } from './host-key';
 
 export { fingerprint } from './host-key';
@@ -11,6 +11,11 @@ function samePin(pinned: string, seen: string): boolean {
 export interface TargetOptions {
   readonly vault: CredentialVault;
   readonly connectTimeoutMs: number;
+  /**
+   * The agent offered to the target when a command asks for agent forwarding (`agentForward`);
+   * never used to log in to the target (the login uses the resource's credential only).
+   */
+  readonly agent?: BaseAgent;
 }
 
 /**
@@ -60,6 +65,13 @@ export async function connectTarget(resource: Resource, opts: TargetOptions): Pr
     if (secret.trimStart().startsWith('-----BEGIN')) config.privateKey = secret;
     else config.password = secret;
   }
+  if (opts.agent) config.agent = opts.agent;
+  // named explicitly: with an agent configured ssh2 would otherwise try the forwarded keys too
+  config.authHandler = [
+    'none',
+    ...(config.password !== undefined ? ['password' as const] : []),
+    ...(config.privateKey !== undefined ? ['publickey' as const] : []),
+  ];
 
   const client = new Client();
   return new Promise<Client>((resolve, reject) => {
