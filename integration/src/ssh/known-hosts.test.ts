@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { utils } from 'ssh2';
+import { generateHostKey } from '@tollgate/protocol-ssh';
 import { publicKeyFingerprint, run, runOk } from '../harness/index';
 import type { LocalSshdTarget } from '../harness/sshd';
 import { SshFixture } from './fixture';
@@ -18,7 +18,7 @@ const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 describe('SSH targets checked against known_hosts', () => {
   /** `ssh-keyscan` lines of the target, by key type. */
   const scanned = new Map<string, string>();
-  const other = utils.generateKeyPairSync('ed25519').public;
+  const other = generateHostKey().public;
 
   /** Scans the target's keys, writes the known_hosts files next to the policy, returns the policy. */
   const setup = async (t: LocalSshdTarget, dir: string): Promise<string> => {

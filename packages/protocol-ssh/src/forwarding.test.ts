@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { AgentProtocol, BaseAgent, Client, type Connection, type ParsedKey, Server, utils } from 'ssh2';
 import { ForwardedAgent, openAgentChannel } from './forwarding';
+import { generateHostKey } from './host-key';
 
 function parsed(text: string): ParsedKey {
   const k = utils.parseKey(text);
@@ -47,7 +48,7 @@ class KeyAgent extends BaseAgent<ParsedKey> {
  * lists the client agent's key, has it sign, and refuses requests other than list and sign.
  */
 describe('ForwardedAgent (ssh2 internals)', () => {
-  const pair = utils.generateKeyPairSync('ed25519');
+  const pair = generateHostKey();
   const priv = parsed(pair.private);
   const pub = parsed(pair.public);
   const userAgent = new KeyAgent(priv, pub);
@@ -61,7 +62,7 @@ describe('ForwardedAgent (ssh2 internals)', () => {
     agentAt = new Promise((r) => {
       ready = r;
     });
-    server = new Server({ hostKeys: [utils.generateKeyPairSync('ed25519').private] }, (conn: Connection) => {
+    server = new Server({ hostKeys: [generateHostKey().private] }, (conn: Connection) => {
       conn.on('error', () => {});
       conn.on('authentication', (a) => a.accept());
       conn.on('session', (accept) => {

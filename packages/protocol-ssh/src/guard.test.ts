@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Client, type ClientChannel, type Connection, Server, utils } from 'ssh2';
+import { Client, type ClientChannel, type Connection, Server } from 'ssh2';
 import { HelloWatch } from './adapter';
 import { installFlowGuard } from './guard';
+import { generateHostKey } from './host-key';
 
 /**
  * The guard on a real ssh2 server and client over loopback. If an ssh2 upgrade moves the
@@ -17,7 +18,7 @@ describe('installFlowGuard (ssh2 internals)', () => {
   let port = 0;
 
   before(async () => {
-    const hostKey = utils.generateKeyPairSync('ed25519').private;
+    const hostKey = generateHostKey().private;
     server = new Server({ hostKeys: [hostKey] }, (conn: Connection) => {
       try {
         installFlowGuard(conn, (reason) => violations.push(reason));

@@ -28,7 +28,7 @@ export function loadOrCreateHostKey(path: string): HostKey {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw unreadable(path, err as Error);
-    const pair = utils.generateKeyPairSync('ed25519');
+    const pair = generateHostKey();
     try {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       // 'wx': never overwrite a key another process wrote in the meantime
@@ -52,6 +52,26 @@ export function loadOrCreateHostKey(path: string): HostKey {
     publicKey: `${key.type} ${blob.toString('base64')}`,
     fingerprint: fingerprint(blob),
   };
+}
+
+/**
+ * A new Ed25519 key pair in OpenSSH format (`private`: the key file's text, `public`: an
+ * authorized_keys line), checked before it is used: ssh2 1.17's generator drops a leading zero
+ * byte of the public key about once in 300 keys and writes a file its own parser then refuses
+ * ("Malformed OpenSSH private key"), which would stop a first start.
+ */
+export function generateHostKey(attempts = 16): { private: string; public: string } {
+  for (let i = 0; i < attempts; i++) {
+    const text = utils.generateKeyPairSync('ed25519').private;
+    const parsed = utils.parseKey(text);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (!key || key instanceof Error || !key.isPrivateKey()) continue;
+    const probe = Buffer.from('tollgate host key check');
+    const sig = key.sign(probe);
+    if (sig instanceof Error || key.verify(probe, sig) !== true) continue;
+    return { private: text, public: `${key.type} ${key.getPublicSSH().toString('base64')}` };
+  }
+  throw new TollgateError(Errors.CONFIG_INVALID, 'cannot generate a valid Ed25519 host key');
 }
 
 function unreadable(path: string, err: Error): TollgateError {
