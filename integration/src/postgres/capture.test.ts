@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { AuditRecord } from '@tollgate/core';
-import { endpointFromTarget, FailureTracker, pgClient, psql } from '../harness/index';
-import { type GatewayFixture, resourceYaml, startGatewayFixture } from './fixture';
+import { endpointFromTarget, pgClient, psql } from '../harness/index';
+import { type GatewayFixture, resourceYaml, useGatewayFixture } from './fixture';
 
 /**
  * Result capture end to end: a masking profile with `capture:` keeps the first masked rows of
@@ -36,19 +36,10 @@ async function resultOf(fx: GatewayFixture, marker: string): Promise<AuditRecord
 }
 
 describe('PostgreSQL path: capture of the first masked result rows', () => {
-  const failures = new FailureTracker();
-  let fx: GatewayFixture | undefined;
-  const f = (): GatewayFixture => {
-    assert.ok(fx, 'the gateway fixture did not start');
-    return fx;
-  };
-
-  before(
-    async () => {
-      fx = await startGatewayFixture({
-        suite: 'pg-capture',
-        accounts: { agent: ['agents'] },
-        policy: (t) => `version: 1
+  const f = useGatewayFixture({
+    suite: 'pg-capture',
+    accounts: { agent: ['agents'] },
+    policy: (t) => `version: 1
 resources:
 ${resourceYaml('shop', t)}${resourceYaml('shop-tiny', t)}${resourceYaml('shop-plain', t)}maskingProfiles:
   captured:
@@ -63,12 +54,7 @@ rules:
   - { name: read-tiny, subjects: [{ group: agents }], resources: [shop-tiny], actions: [read], effect: allow, masking: tiny }
   - { name: read-plain, subjects: [{ group: agents }], resources: [shop-plain], actions: [read], effect: allow, masking: uncaptured }
 `,
-      });
-    },
-    { timeout: 150_000 },
-  );
-  afterEach(failures.afterEach);
-  after(() => fx?.stop(failures.failed), { timeout: 60_000 });
+  });
 
   /** The raw PII of the first `n` customers, read from the target directly. */
   async function rawPii(n: number): Promise<string[]> {

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, afterEach, before } from 'node:test';
 import type { ApprovalRequest } from '@tollgate/core';
 import { Gateway, type GatewayOptions } from '@tollgate/gateway';
 import {
   endpointFromTarget,
+  FailureTracker,
   type PgEndpoint,
   type PostgresTarget,
   seedCustomers,
@@ -26,13 +28,37 @@ export interface GatewayFixture {
   stop(keepLogs: boolean): Promise<void>;
 }
 
-export async function startGatewayFixture(opts: {
+export interface GatewayFixtureOptions {
   suite: string;
   policy: (target: PostgresTarget) => string;
   accounts: Readonly<Record<string, string[]>>;
   rows?: number;
   postgres?: Partial<NonNullable<GatewayOptions['postgres']>>;
-}): Promise<GatewayFixture> {
+}
+
+/**
+ * Starts the fixture in the enclosing suite's `before` hook and stops it in `after` (the
+ * target's logs kept when a test failed). Returns an accessor that fails clearly when the
+ * start did not succeed.
+ */
+export function useGatewayFixture(opts: GatewayFixtureOptions): () => GatewayFixture {
+  const failures = new FailureTracker();
+  let fx: GatewayFixture | undefined;
+  before(
+    async () => {
+      fx = await startGatewayFixture(opts);
+    },
+    { timeout: 150_000 },
+  );
+  afterEach(failures.afterEach);
+  after(() => fx?.stop(failures.failed), { timeout: 60_000 });
+  return () => {
+    assert.ok(fx, 'the gateway fixture did not start');
+    return fx;
+  };
+}
+
+export async function startGatewayFixture(opts: GatewayFixtureOptions): Promise<GatewayFixture> {
   const target = await (await selectProvider()).startPostgres({ suite: opts.suite });
   const dir = mkdtempSync(join(tmpdir(), `tollgate-${opts.suite}-`));
   const logs: string[] = [];

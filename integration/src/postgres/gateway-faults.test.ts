@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   buildPasswordMessage,
   buildQuery,
   buildStartupMessage,
   parseErrorResponse,
 } from '@tollgate/protocol-postgres';
-import { FailureTracker, pgClient, psql } from '../harness/index';
-import { type GatewayFixture, pendingApprovals, resourceYaml, startGatewayFixture } from './fixture';
+import { pgClient, psql } from '../harness/index';
+import { pendingApprovals, resourceYaml, useGatewayFixture } from './fixture';
 
 /**
  * Bad input and faults on the PostgreSQL path: each gets a clear, protocol-native error, the
@@ -59,15 +59,10 @@ function firstError(b: Buffer): { code?: string; message?: string; severity?: st
 }
 
 describe('PostgreSQL path: bad input and faults', () => {
-  const failures = new FailureTracker();
-  let fx: GatewayFixture | undefined;
-
-  before(
-    async () => {
-      fx = await startGatewayFixture({
-        suite: 'pg-faults',
-        accounts: { agent: ['agents'], dba1: ['dba'] },
-        policy: (t) => `version: 1
+  const f = useGatewayFixture({
+    suite: 'pg-faults',
+    accounts: { agent: ['agents'], dba1: ['dba'] },
+    policy: (t) => `version: 1
 roles:
   reviewer: [{ group: dba }]
 resources:
@@ -90,17 +85,8 @@ rules:
     effect: require-approval
     approval: { reviewers: [dba], approvals: 1, timeout: 5m }
 `,
-      });
-    },
-    { timeout: 150_000 },
-  );
-  afterEach(failures.afterEach);
-  after(() => fx?.stop(failures.failed));
+  });
 
-  const f = (): GatewayFixture => {
-    assert.ok(fx, 'fixture did not start');
-    return fx;
-  };
   const port = () => f().gw.postgres?.port ?? 0;
   const hello = () => buildStartupMessage({ user: 'agent', database: 'shop' });
   const stillServes = async () => {

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Client } from 'pg';
-import { FailureTracker, type PostgresTarget, pgClient } from '../harness/index';
-import { type GatewayFixture, resourceYaml, startGatewayFixture } from './fixture';
+import { type PostgresTarget, pgClient } from '../harness/index';
+import { resourceYaml, useGatewayFixture } from './fixture';
 
 /**
  * The gateway caches the parser's classification of a statement text (shared by sessions), never
@@ -34,26 +34,12 @@ const SIMPLE = 'SELECT count(*) FROM customers /* reload-q */';
 const EXTENDED = 'SELECT email FROM customers WHERE id = $1 /* reload-p */';
 
 describe('PostgreSQL path: classification cache and policy reload', () => {
-  const failures = new FailureTracker();
-  let fx: GatewayFixture | undefined;
-  const f = (): GatewayFixture => {
-    assert.ok(fx, 'the gateway fixture did not start');
-    return fx;
-  };
-
-  before(
-    async () => {
-      fx = await startGatewayFixture({
-        suite: 'pg-reload',
-        accounts: { 'agent-a': ['agents'], 'auditor-b': ['auditors'] },
-        rows: 20,
-        policy: allowBoth,
-      });
-    },
-    { timeout: 150_000 },
-  );
-  afterEach(failures.afterEach);
-  after(() => fx?.stop(failures.failed), { timeout: 60_000 });
+  const f = useGatewayFixture({
+    suite: 'pg-reload',
+    accounts: { 'agent-a': ['agents'], 'auditor-b': ['auditors'] },
+    rows: 20,
+    policy: allowBoth,
+  });
 
   /** Rewrites the policy file in place and waits (bounded) until the gateway has loaded it. */
   async function rewritePolicy(text: string): Promise<void> {

@@ -1,27 +1,18 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
-import { endpointFromTarget, FailureTracker, pgClient, psql } from '../harness/index';
-import { type GatewayFixture, resourceYaml, startGatewayFixture } from './fixture';
+import { before, describe, test } from 'node:test';
+import { endpointFromTarget, pgClient, psql } from '../harness/index';
+import { resourceYaml, useGatewayFixture } from './fixture';
 
 /**
  * `table:` column rules against a real target: the gateway names RowDescription's table OIDs
  * from the target's catalog, so a rule can keep one table's column and mask another's.
  */
 describe('PostgreSQL path: table: column rules by catalog name', () => {
-  const failures = new FailureTracker();
-  let fx: GatewayFixture | undefined;
-  const f = (): GatewayFixture => {
-    assert.ok(fx, 'the gateway fixture did not start');
-    return fx;
-  };
-
-  before(
-    async () => {
-      fx = await startGatewayFixture({
-        suite: 'pg-table-names',
-        accounts: { agent: ['agents'] },
-        rows: 20,
-        policy: (t) => `version: 1
+  const f = useGatewayFixture({
+    suite: 'pg-table-names',
+    accounts: { agent: ['agents'] },
+    rows: 20,
+    policy: (t) => `version: 1
 resources:
 ${resourceYaml('shop', t)}maskingProfiles:
   by-table:
@@ -31,19 +22,17 @@ ${resourceYaml('shop', t)}maskingProfiles:
 rules:
   - { name: read, subjects: [{ group: agents }], resources: [shop], actions: [read], effect: allow, masking: by-table }
 `,
-      });
-      const direct = await pgClient(endpointFromTarget(f().target));
-      try {
-        await direct.query(`CREATE TABLE staff (id int, email text);
-          INSERT INTO staff VALUES (1, 'desk@example.com'), (2, 'ops@example.com');`);
-      } finally {
-        await direct.end();
-      }
-    },
-    { timeout: 150_000 },
-  );
-  afterEach(failures.afterEach);
-  after(() => fx?.stop(failures.failed), { timeout: 60_000 });
+  });
+  // hooks run in order: the fixture has started when this one runs
+  before(async () => {
+    const direct = await pgClient(endpointFromTarget(f().target));
+    try {
+      await direct.query(`CREATE TABLE staff (id int, email text);
+        INSERT INTO staff VALUES (1, 'desk@example.com'), (2, 'ops@example.com');`);
+    } finally {
+      await direct.end();
+    }
+  });
 
   test('a keep rule applies to its table only; a redaction by table name applies', {
     timeout: 60_000,

@@ -13,7 +13,7 @@ import {
 import { RowCapture } from './capture';
 import { Refusals } from './denial';
 import { ResultMasking } from './masking';
-import { ResultStream, type StatementRun } from './results';
+import { newStatementRun, ResultStream, type StatementRun } from './results';
 
 const field = (name: string, typeOid = 25, format = 0) => ({
   name,
@@ -37,16 +37,7 @@ const profile = (rows: number, maxBytes = 4096): MaskingProfile =>
   });
 
 function run(p: MaskingProfile): StatementRun {
-  return {
-    auditSeq: 1,
-    startedAt: Date.now(),
-    profile: p,
-    rows: 0,
-    bytes: 0,
-    masked: {},
-    errorCode: undefined,
-    outcome: undefined,
-  };
+  return newStatementRun(p, 1);
 }
 
 const masking = new ResultMasking();

@@ -12,7 +12,7 @@ import {
 import { CatalogNames, type TableNames } from './catalog';
 import { Refusals } from './denial';
 import { ResultMasking } from './masking';
-import { ResultStream, type StatementRun } from './results';
+import { newStatementRun, ResultStream, type StatementRun } from './results';
 
 const profile: MaskingProfile = Object.freeze({
   name: 'by-table',
@@ -60,16 +60,7 @@ class Deferred implements TableNames {
 }
 
 function run(): StatementRun {
-  return {
-    auditSeq: 1,
-    startedAt: Date.now(),
-    profile,
-    rows: 0,
-    bytes: 0,
-    masked: {},
-    errorCode: undefined,
-    outcome: undefined,
-  };
+  return newStatementRun(profile, 1);
 }
 
 function values(out: Buffer[]): (string | null)[][] {

@@ -17,7 +17,7 @@ import {
 } from '../wire/index';
 import { REFUSAL_MARKER, Refusals } from './denial';
 import { ResultMasking } from './masking';
-import { ResultStream, type StatementRun } from './results';
+import { newStatementRun, ResultStream, type StatementRun } from './results';
 import { SCAN_EVERYTHING } from './session';
 
 const field = (name: string, typeOid = 25, format = 0) => ({
@@ -31,16 +31,7 @@ const field = (name: string, typeOid = 25, format = 0) => ({
 });
 
 function run(): StatementRun {
-  return {
-    auditSeq: 1,
-    startedAt: Date.now(),
-    profile: SCAN_EVERYTHING,
-    rows: 0,
-    bytes: 0,
-    masked: {},
-    errorCode: undefined,
-    outcome: undefined,
-  };
+  return newStatementRun(SCAN_EVERYTHING, 1);
 }
 
 /** Splits `bytes` at `cuts` and feeds the pieces; returns the concatenated output. */

@@ -43,6 +43,20 @@ export interface StatementRun {
   capture?: RowCapture;
 }
 
+/** A statement that has not produced anything yet; `auditSeq` is set once its record is written. */
+export function newStatementRun(profile: MaskingProfile, auditSeq = 0): StatementRun {
+  return {
+    auditSeq,
+    startedAt: Date.now(),
+    profile,
+    rows: 0,
+    bytes: 0,
+    masked: {},
+    errorCode: undefined,
+    outcome: undefined,
+  };
+}
+
 /**
  * What the target will answer to each forwarded frontend message, in order. The results path
  * walks this queue to know which statement a DataRow belongs to, which columns it has, and

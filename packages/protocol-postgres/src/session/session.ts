@@ -58,7 +58,7 @@ import { type ResultMasking, SCAN_EVERYTHING } from './masking';
 
 export { SCAN_EVERYTHING } from './masking';
 
-import { type Expectation, ResultStream, type StatementRun } from './results';
+import { type Expectation, newStatementRun, ResultStream, type StatementRun } from './results';
 
 export interface PostgresAdapterOptions {
   readonly authenticator: Authenticator;
@@ -709,16 +709,7 @@ export class PostgresSession {
     profile: MaskingProfile,
     records: Array<Promise<unknown>>,
   ): Promise<StatementRun> {
-    const run: StatementRun = {
-      auditSeq: 0,
-      startedAt: Date.now(),
-      profile,
-      rows: 0,
-      bytes: 0,
-      masked: {},
-      errorCode: undefined,
-      outcome: undefined,
-    };
+    const run = newStatementRun(profile);
     records.push(
       seq.then((s) => {
         (run as { auditSeq: number }).auditSeq = s;
