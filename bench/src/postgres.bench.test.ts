@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startPgBouncer } from '@tollgate/integration';
-import { type BenchEndpointStarter, formatPostgresReport, runPostgresBench } from './postgres.bench';
+import {
+  type BenchEndpointStarter,
+  formatPostgresReport,
+  registeredBenchEndpoints,
+  runPostgresBench,
+} from './postgres.bench';
+import './postgres.endpoints';
 
 // Keeps the benchmark runnable on a tiny configuration; asserts shape and ratios' presence, never a time.
 describe('PostgreSQL benchmark (smoke: 1 s runs, 2 000 customers)', () => {
@@ -60,5 +66,32 @@ describe('PostgreSQL benchmark (smoke: 1 s runs, 2 000 customers)', () => {
     const table = formatPostgresReport(r);
     assert.match(table, /simple\s+2\s+pgb-tx/);
     assert.match(table, /skipped broken: refused to start/);
+  });
+
+  it('runs the endpoints the bench registers: the Node.js relay and Tollgate with everything on', {
+    timeout: 240_000,
+  }, async () => {
+    const r = await runPostgresBench({
+      durationSec: 1,
+      clients: [2],
+      modes: ['prepared'],
+      latencySec: 1,
+      warmupSec: 0,
+      scale: 1,
+      bulkRows: 2000,
+      bulkRuns: 1,
+      pgbouncer: false,
+      extraEndpoints: registeredBenchEndpoints().filter((e) => ['node-relay', 'tollgate'].includes(e.name)),
+      log: () => undefined,
+    });
+    assert.deepEqual(r.endpoints, ['direct', 'node-relay', 'tollgate']);
+    assert.deepEqual(r.skipped, []);
+    for (const x of r.throughput) {
+      assert.equal(x.error, undefined, JSON.stringify(x));
+      assert.ok((x.tps ?? 0) > 0 && x.failedTransactions === 0, JSON.stringify(x));
+      if (x.endpoint !== 'direct') assert.ok((x.cpuUsPerTx ?? 0) > 0, JSON.stringify(x));
+    }
+    // psql read every row through each of them (the gateway masking every column)
+    for (const x of r.bulk) assert.equal(x.rows, 2000, JSON.stringify(x));
   });
 });

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Gateway } from '@tollgate/gateway';
-import type { PostgresTarget } from '@tollgate/integration';
+import { endpointFromTarget, type PostgresTarget } from '@tollgate/integration';
 import { registerBenchEndpoint } from './postgres.bench';
 
 /**
@@ -61,6 +62,47 @@ rules:
   };
 }
 
+/**
+ * The ceiling of any gateway whose data path runs in Node.js: a TCP relay in this process that
+ * parses nothing, audits nothing and masks nothing (socket to socket, no Nagle). What Tollgate
+ * reaches is best read against this row as well as against direct and PgBouncer.
+ */
+async function startNodeRelay(target: PostgresTarget) {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = netConnect(target.port, target.host);
+    for (const s of [client, upstream]) {
+      s.setNoDelay(true);
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  return {
+    inProcess: true,
+    endpoint: {
+      ...endpointFromTarget(target, 'node-relay'),
+      host: '127.0.0.1',
+      port: typeof address === 'object' && address ? address.port : 0,
+    },
+    async stop() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+registerBenchEndpoint({ name: 'node-relay', start: startNodeRelay });
 registerBenchEndpoint({ name: 'tollgate', start: (target) => startTollgate(target, 'tollgate', true) });
 
 /**

@@ -102,6 +102,8 @@ export type WriteOp =
 export interface WriteResult {
   readonly ext: Extension | undefined;
   readonly head: HeadRow;
+  /** An append committed in the same transaction as the one before it (a pipelined writer's group). */
+  readonly joined?: boolean;
 }
 
 function signed(h: HeadRow, rules: ChainRules): HeadRow {

@@ -58,7 +58,7 @@ async function withFaultyThread(body: () => Promise<void>): Promise<void> {
 }
 
 describe('SQLite audit writer thread', { timeout: 120_000 }, () => {
-  it('keeps the event loop turning while a batch commits; what arrives meanwhile shares the next commit', async () => {
+  it('keeps the event loop turning while a batch commits; what arrives meanwhile is committed together next', async () => {
     await withStore({ signingKey }, async (store) => {
       await store.append(sampleEvent(0));
       const before = store.stats().commits;
@@ -79,7 +79,8 @@ describe('SQLite audit writer thread', { timeout: 120_000 }, () => {
         const beat = (): void => {
           beats++;
           const s = store.stats();
-          if (!done && s.commits === before && s.pending === late.length) {
+          // the big batch is with the thread, not committed yet; the late ones wait with it
+          if (!done && s.commits === before && s.pending === big.length + late.length) {
             beatsInFlight++;
             if (late.length < 50) late.push(store.append(sampleEvent(5000 + late.length)));
           }
@@ -98,8 +99,11 @@ describe('SQLite audit writer thread', { timeout: 120_000 }, () => {
         lateRecs.map((r) => r.seq),
         Array.from({ length: 50 }, (_, i) => 2002 + i),
       );
-      // one commit for the big batch, one for everything that arrived while it ran
-      assert.equal(store.stats().commits, before + 2);
+      // One commit for the big batch; what arrived while it ran was posted to the thread at once
+      // and taken together into the next transaction (a few more only if some arrived after the
+      // thread had begun that one).
+      const commits = store.stats().commits - before;
+      assert.ok(commits >= 2 && commits <= 4, `${commits} commits`);
       const r = await store.verify({ publicKey });
       assert.equal(r.ok, true, r.summary);
       assert.equal(r.records, 2051);

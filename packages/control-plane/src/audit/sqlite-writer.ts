@@ -12,7 +12,9 @@ import type { ChainWriter } from './writer';
  * (its fsync with `synchronous = FULL`) run on the main thread stops every session until it is
  * done. Here every chain-extending transaction runs on a worker thread with its own connection
  * to the same file: hashing, signing, the inserts and the commit happen there, while the main
- * thread keeps accepting appends for the next group commit. Reads stay on the caller's connection
+ * thread keeps accepting appends and posts them at once: the thread takes every append that queued
+ * up during a transaction into the next one, so it starts as soon as the last is committed,
+ * without waiting for a round trip to the main thread. Reads stay on the caller's connection
  * (WAL: readers see each commit once it is done, and do not wait for the writer).
  *
  * Failure is closed and bounded: a write that has not committed within its timeout is abandoned
@@ -34,10 +36,17 @@ export interface WriterThreadData {
 }
 
 /**
- * The id of the write allowed to commit: the thread swaps it to `-id` just before COMMIT, the
- * main thread to 0 to abandon the write when it times out. Whoever swaps first decides.
+ * The word that decides whether the thread may still commit: it swaps `OPEN` for `COMMITTING`
+ * just before COMMIT (and back after it), the main thread swaps in `ABANDONED` when it gives up
+ * on the thread; the thread then commits nothing more. Whoever swaps first decides.
  */
 export const GATE = 0;
+export const OPEN = 0;
+export const COMMITTING = 1;
+export const ABANDONED = 2;
+
+/** Most events the thread puts in one transaction when it takes queued appends together. */
+export const MAX_GROUP_EVENTS = 4000;
 
 /** Fields of one event in a posted batch, flattened (cheaper to clone than an object per event). */
 export const EVENT_FIELDS = 10;
@@ -64,7 +73,16 @@ export interface AppendReply {
 }
 
 export type WriterReply =
-  | { id: number; ok: true; head?: HeadRow; ext?: Extension; appended?: AppendReply; changes?: number }
+  | {
+      id: number;
+      ok: true;
+      head?: HeadRow;
+      ext?: Extension;
+      appended?: AppendReply;
+      /** The append was committed in the transaction of an earlier request. */
+      joined?: boolean;
+      changes?: number;
+    }
   | { id: number; ok: false; message: string; code?: string };
 
 export function encodeEvents(events: readonly Prepared[]): unknown[] {
@@ -140,14 +158,13 @@ interface Pending {
   resolve: (r: WriterReply & { ok: true }) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
+  isWrite: boolean;
 }
 
 interface Thread {
   readonly worker: Worker;
   readonly state: Int32Array;
   readonly pending: Map<number, Pending>;
-  /** The write posted last (0: none yet); its id is in `GATE` until the thread or we swap it. */
-  writeId: number;
   retired: boolean;
 }
 
@@ -169,12 +186,13 @@ export const writerThread = { script: join(__dirname, 'sqlite-worker.js') };
 const STOP_WAIT_MS = 5000;
 
 export class SqliteWriter implements ChainWriter {
+  /** Requests are posted as they come; the thread runs them in order (appends grouped). */
+  readonly pipelined = true;
   readonly #data: Omit<WriterThreadData, 'state'>;
   readonly #timeoutMs: number;
   #thread: Thread | undefined;
   #nextId = 0;
   #closed = false;
-  #writes: Promise<unknown> = Promise.resolve();
   readonly #stopping = new Set<Promise<unknown>>();
 
   constructor(o: SqliteWriterOptions) {
@@ -191,21 +209,14 @@ export class SqliteWriter implements ChainWriter {
     this.#timeoutMs = o.timeoutMs;
   }
 
-  write(op: WriteOp, timeoutMs: number): Promise<WriteResult> {
-    // One write at a time: the abandon flag belongs to the write in flight.
-    const p = this.#writes.then(() => this.#write(op, timeoutMs));
-    this.#writes = p.catch(() => {});
-    return p;
-  }
-
-  async #write(op: WriteOp, timeoutMs: number): Promise<WriteResult> {
+  async write(op: WriteOp, timeoutMs: number): Promise<WriteResult> {
     const wire: WireOp =
       op.kind === 'append' ? { kind: 'append', now: op.now, fields: encodeEvents(op.events) } : op;
     const r = await this.#request({ kind: 'write', op: wire }, timeoutMs, true);
     if (!r.head) throw new Error('the audit writer thread did not report the head');
     if (op.kind === 'append') {
       if (!r.appended) throw new Error('the audit writer thread did not report the append');
-      return { head: r.head, ext: expandAppend(op.events, r.appended) };
+      return { head: r.head, ext: expandAppend(op.events, r.appended), joined: r.joined === true };
     }
     return { head: r.head, ext: r.ext };
   }
@@ -243,15 +254,11 @@ export class SqliteWriter implements ChainWriter {
     }
     this.#nextId = this.#nextId >= 0x7fffffff ? 1 : this.#nextId + 1;
     const id = this.#nextId;
-    if (isWrite) {
-      t.writeId = id;
-      Atomics.store(t.state, GATE, id);
-    }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         if (t.pending.has(id)) this.#retire(t, `no ${isWrite ? 'commit' : 'answer'} within ${timeoutMs} ms`);
       }, timeoutMs);
-      t.pending.set(id, { resolve, reject, timer });
+      t.pending.set(id, { resolve, reject, timer, isWrite });
       if (t.pending.size === 1) t.worker.ref();
       t.worker.postMessage({ ...body, id } as WriterRequest);
     });
@@ -266,7 +273,6 @@ export class SqliteWriter implements ChainWriter {
       worker,
       state: new Int32Array(state),
       pending: new Map(),
-      writeId: 0,
       retired: false,
     };
     worker.unref();
@@ -293,12 +299,12 @@ export class SqliteWriter implements ChainWriter {
   /** Fails what `t` has in flight and stops it; the next request starts a new thread. */
   #retire(t: Thread, why: string): void {
     if (this.#thread === t) this.#thread = undefined;
+    // From here on the thread commits nothing; only a COMMIT already begun may still complete.
+    const was = Atomics.exchange(t.state, GATE, ABANDONED);
     let outcome = '';
-    if (t.pending.has(t.writeId)) {
-      // Abandon the write in flight, unless the thread has already begun its COMMIT.
-      const was = Atomics.compareExchange(t.state, GATE, t.writeId, 0);
+    if ([...t.pending.values()].some((p) => p.isWrite)) {
       outcome =
-        was === -t.writeId ? ' (its COMMIT had begun: the batch may still become durable)' : '; rolled back';
+        was === COMMITTING ? ' (its COMMIT had begun: the batch may still become durable)' : '; rolled back';
     }
     const err = new Error(why + outcome);
     for (const p of t.pending.values()) {

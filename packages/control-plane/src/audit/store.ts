@@ -111,7 +111,10 @@ class Store implements AuditStore {
   readonly #readOnly: boolean;
   #pending: Job[] = [];
   #scheduled = false;
-  #inFlight = false;
+  /** Append batches handed to the writer and not yet settled (at most one unless it is pipelined). */
+  #inFlight = 0;
+  /** Events in those batches. */
+  #posted = 0;
   #lazyTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #idle: Array<() => void> = [];
@@ -143,7 +146,7 @@ class Store implements AuditStore {
       : makeWriter({ every, intervalMs: this.#intervalMs, signer: this.#signer }, this.#timeoutMs);
   }
 
-  /** Runs `op` on the writer (SQLite: its thread); callers hold `#exclusive`. */
+  /** Runs `op` on the writer (SQLite: its thread); callers hold `#exclusive`, except pipelined appends. */
   #write(op: WriteOp): Promise<WriteResult> {
     if (!this.#writer) return Promise.reject(new Error('opened read-only'));
     return this.#writer.write(op, this.#timeoutMs);
@@ -180,10 +183,10 @@ class Store implements AuditStore {
   append(e: AuditEventInput, options?: AppendOptions): Promise<AuditRecord> {
     if (this.#closed) return Promise.reject(this.#unavailable(new Error('the audit store is closed')));
     if (this.#readOnly) return Promise.reject(this.#unavailable(new Error('opened read-only')));
-    if (this.#pending.length >= this.#maxPending) {
+    if (this.#pending.length + this.#posted >= this.#maxPending) {
       return Promise.reject(
         this.#unavailable(
-          new Error(`${this.#pending.length} appends are already waiting to commit`),
+          new Error(`${this.#pending.length + this.#posted} appends are already waiting to commit`),
           'is overloaded',
         ),
       );
@@ -203,7 +206,7 @@ class Store implements AuditStore {
 
   /** A lazy append joins the next commit, or forces one after `LAZY_COMMIT_MS`. */
   #kickLater(): void {
-    if (this.#scheduled || this.#inFlight || this.#lazyTimer) return;
+    if (this.#scheduled || this.#inFlight > 0 || this.#lazyTimer) return;
     this.#lazyTimer = setTimeout(() => {
       this.#lazyTimer = undefined;
       this.#kick();
@@ -211,13 +214,17 @@ class Store implements AuditStore {
     this.#lazyTimer.unref();
   }
 
-  /** Schedules a group commit after the current turn of the event loop (collecting its appends). */
+  /**
+   * Schedules a group commit after the current turn of the event loop (collecting its appends).
+   * A pipelined writer gets the batch even while earlier ones commit: it starts the next
+   * transaction, holding everything posted meanwhile, as soon as the last one is over.
+   */
   #kick(): void {
     if (this.#lazyTimer) {
       clearTimeout(this.#lazyTimer);
       this.#lazyTimer = undefined;
     }
-    if (this.#scheduled || this.#inFlight) return;
+    if (this.#scheduled || (this.#inFlight > 0 && !this.#writer?.pipelined)) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
@@ -226,26 +233,36 @@ class Store implements AuditStore {
   }
 
   async #flush(): Promise<void> {
-    if (this.#inFlight) return;
+    const pipelined = this.#writer?.pipelined === true;
+    if (this.#inFlight > 0 && !pipelined) return;
     if (this.#pending.length === 0) {
-      for (const done of this.#idle.splice(0)) done();
+      if (this.#inFlight === 0) for (const done of this.#idle.splice(0)) done();
       return;
     }
-    this.#inFlight = true;
     const batch = this.#pending.splice(0, MAX_BATCH);
+    this.#inFlight++;
+    this.#posted += batch.length;
     try {
-      await this.#exclusive(() => this.#commit(batch));
+      // The writer runs pipelined writes in call order: no need to wait for checkpoints here.
+      if (pipelined) await this.#commit(batch);
+      else await this.#exclusive(() => this.#commit(batch));
     } finally {
-      this.#inFlight = false;
+      this.#inFlight--;
+      this.#posted -= batch.length;
       if (this.#pending.length > 0) this.#kick();
-      else for (const done of this.#idle.splice(0)) done();
+      else if (this.#inFlight === 0) for (const done of this.#idle.splice(0)) done();
     }
   }
 
   async #commit(batch: Job[]): Promise<void> {
     let ext: Extension | undefined;
+    let joined: boolean | undefined;
     try {
-      ({ ext } = await this.#write({ kind: 'append', events: batch.map((j) => j.ev), now: Date.now() }));
+      ({ ext, joined } = await this.#write({
+        kind: 'append',
+        events: batch.map((j) => j.ev),
+        now: Date.now(),
+      }));
       if (!ext) throw new Error('nothing was written');
     } catch (err) {
       this.#stats.failedCommits++;
@@ -253,7 +270,7 @@ class Store implements AuditStore {
       for (const j of batch) j.reject(e);
       return;
     }
-    this.#stats.commits++;
+    if (!joined) this.#stats.commits++;
     this.#stats.appended += batch.length;
     this.#noteHead(ext.head);
     const rows = ext.rows;
@@ -361,13 +378,13 @@ class Store implements AuditStore {
   }
 
   stats(): AuditStoreStats {
-    return { ...this.#stats, pending: this.#pending.length };
+    return { ...this.#stats, pending: this.#pending.length + this.#posted };
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
-    if (this.#pending.length > 0 || this.#inFlight || this.#scheduled) {
+    if (this.#pending.length > 0 || this.#inFlight > 0 || this.#scheduled) {
       await new Promise<void>((resolve) => {
         this.#idle.push(resolve);
         this.#kick();

@@ -2,10 +2,13 @@ import type { Backend, HeadRow } from './backend';
 import { buildFor, type ChainRules, type WriteOp, type WriteResult } from './chain';
 
 /**
- * Where the audit store's writes run. The store calls one write at a time (it serialises them);
- * each call either completes or rejects, and a rejected `write` left nothing in the chain.
+ * Where the audit store's writes run. Each call either completes or rejects, and a rejected
+ * `write` left nothing in the chain. The store calls one write at a time, unless the writer is
+ * `pipelined`: then it runs writes in the order they were called, and the store may call the
+ * next one before the last has completed (appends only; other writes still one at a time).
  */
 export interface ChainWriter {
+  readonly pipelined: boolean;
   /** Runs `op` in one transaction holding the chain lock; fails when it takes longer than `timeoutMs`. */
   write(op: WriteOp, timeoutMs: number): Promise<WriteResult>;
   /** Deletes up to `chunk` of the oldest records with `seq <= through`; returns how many. */
@@ -17,6 +20,7 @@ export interface ChainWriter {
 
 /** Writes through the backend's own connection, in this thread (PostgreSQL, in-memory SQLite). */
 export class DirectWriter implements ChainWriter {
+  readonly pipelined = false;
   readonly #backend: Backend;
   readonly #rules: ChainRules;
 
