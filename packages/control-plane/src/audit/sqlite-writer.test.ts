@@ -99,11 +99,11 @@ describe('SQLite audit writer thread', { timeout: 120_000 }, () => {
         lateRecs.map((r) => r.seq),
         Array.from({ length: 50 }, (_, i) => 2002 + i),
       );
-      // One commit for the big batch; what arrived while it ran was posted to the thread at once
-      // and taken together into the next transaction (a few more only if some arrived after the
-      // thread had begun that one).
+      // What arrived while the big batch committed was posted to the thread at once and taken
+      // together into the next transaction (or into the big one, when the thread had not begun
+      // it yet; a few more only if some arrived after the thread had begun the next one).
       const commits = store.stats().commits - before;
-      assert.ok(commits >= 2 && commits <= 4, `${commits} commits`);
+      assert.ok(commits >= 1 && commits <= 4, `${commits} commits`);
       const r = await store.verify({ publicKey });
       assert.equal(r.ok, true, r.summary);
       assert.equal(r.records, 2051);

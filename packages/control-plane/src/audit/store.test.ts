@@ -42,6 +42,42 @@ const sqliteTarget: AuditSuiteTarget = {
 auditStoreSuite('SQLite', () => sqliteTarget);
 
 describe('audit store on SQLite', () => {
+  it('indexes the sessions of a log written before the session index, once, and drops the old index', async () => {
+    const path = join(root, 'before-session-index.db');
+    const db = openSqlite(path) as Extract<StoreDb, { kind: 'sqlite' }>;
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    try {
+      const store = await openAuditStore(db, { signingKey: privateKey });
+      await Promise.all(Array.from({ length: 300 }, (_, i) => store.append(sampleEvent(i))));
+      await store.close();
+      // the layout of earlier versions: a per-record index on session_id, no session table
+      db.db.exec(`DROP TABLE audit_session_seq; DROP TABLE audit_index_state;
+        CREATE INDEX audit_log_session ON audit_log (session_id);`);
+      const reopened = await openAuditStore(db, { signingKey: privateKey });
+      try {
+        const names = db.db
+          .prepare("SELECT name FROM sqlite_master WHERE name LIKE 'audit_%' ORDER BY name")
+          .pluck()
+          .all();
+        assert.ok(!names.includes('audit_log_session'), names.join(' '));
+        assert.ok(names.includes('audit_session_seq'), names.join(' '));
+        assert.equal(db.db.prepare('SELECT session_through FROM audit_index_state').pluck().get(), 300);
+        assert.equal(db.db.prepare('SELECT count(*) FROM audit_session_seq').pluck().get(), 300);
+        const rows = await reopened.query({ sessionId: 'sess-7' });
+        assert.deepEqual(
+          rows.map((r) => r.seq),
+          Array.from({ length: 10 }, (_, i) => 71 + i),
+        );
+        assert.equal((await reopened.append(sampleEvent(300))).seq, 301);
+        assert.equal((await reopened.verify({ publicKey })).ok, true);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await closeStore(db);
+    }
+  });
+
   it('refuses appends when the database is full (max_page_count), leaving the chain intact', async () => {
     const db = openSqlite(join(root, 'full.db')) as Extract<StoreDb, { kind: 'sqlite' }>;
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');

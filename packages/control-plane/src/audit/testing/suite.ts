@@ -324,6 +324,44 @@ export function auditStoreSuite(name: string, target: () => AuditSuiteTarget): v
       });
     });
 
+    it('finds every record of a session among many, before and after a prune (SQLite: indexed part and newest records)', async () => {
+      await withStore({ signingKey }, async (store) => {
+        // Seven sessions interleaved, more records than the SQLite session index leaves unindexed.
+        const sessions = Array.from({ length: 7 }, (_, k) => `busy-${k}`);
+        const n = 5000;
+        const expected = new Map<string, number[]>(sessions.map((id) => [id, []]));
+        const recs = await Promise.all(
+          Array.from({ length: n }, (_, i) =>
+            store.append({
+              type: 'command',
+              sessionId: sessions[(i * 5) % 7] as string,
+              at: BASE_TIME + i * 1000,
+              data: { i },
+            }),
+          ),
+        );
+        for (const r of recs) expected.get(r.sessionId as string)?.push(r.seq);
+        const bySession = async (id: string) =>
+          (await store.query({ sessionId: id, limit: n })).map((r) => r.seq);
+        for (const id of sessions) {
+          const want = (expected.get(id) as number[]).sort((a, b) => a - b);
+          assert.deepEqual(await bySession(id), want, id);
+          // with other conditions and paging too
+          assert.deepEqual(
+            (await store.query({ sessionId: id, afterSeq: 4000, limit: 50 })).map((r) => r.seq),
+            want.filter((s) => s > 4000).slice(0, 50),
+          );
+        }
+        assert.deepEqual(await bySession('nobody'), []);
+        const pruned = await store.prune(BASE_TIME + 3000 * 1000);
+        assert.equal(pruned.removed, 3000);
+        for (const id of sessions) {
+          const want = (expected.get(id) as number[]).filter((s) => s > 3000).sort((a, b) => a - b);
+          assert.deepEqual(await bySession(id), want, `${id} after the prune`);
+        }
+      });
+    });
+
     it('writes a signed checkpoint every N records and on request', async () => {
       await withStore(signed, async (store) => {
         await fill(store, 25);
