@@ -39,7 +39,7 @@ import { ForwardedAgent, openAgentChannel } from './forwarding';
 import { installFlowGuard } from './guard';
 import { OutputMasking } from './output';
 import { ChannelRecorder } from './recording';
-import { endSftp, proxySftp } from './sftp';
+import { endSftp, proxySftp, strictest } from './sftp';
 import { parseCommandLine, ShellParseError } from './shell-words';
 import { connectTarget, fingerprint as keyId } from './target';
 
@@ -506,14 +506,23 @@ export class SshSession {
   async #sftp(accept: (() => SFTPWrapper) | undefined, reject: (() => void) | undefined): Promise<void> {
     const pipeline = this.#pipeline as SessionPipeline;
     const log = (line: string) => this.ctx.log(`ssh ${this.ctx.remote}: ${line}`);
-    const govern = (cmd: CommandInput) =>
-      this.#govern(pipeline, cmd, pipeline.decide(cmd), this.#gone.signal, (id) =>
+    // one command per path (rename: two); the strictest decision governs and is recorded
+    const govern = (cmds: readonly [CommandInput, ...CommandInput[]]) => {
+      const decisions = cmds.map((c) => pipeline.decide(c));
+      const at = strictest(decisions);
+      const chosen = cmds[at] as CommandInput;
+      const cmd: CommandInput =
+        cmds.length > 1
+          ? { ...chosen, data: { ...chosen.data, governedBy: chosen.detail?.path ?? null } }
+          : chosen;
+      return this.#govern(pipeline, cmd, decisions[at] as Decision, this.#gone.signal, (id) =>
         log(`sftp ${cmd.text} held for approval ${id}`),
       );
+    };
     const agent = accept?.();
     if (!agent) return reject?.();
     const ready = (async () => {
-      const v = await govern({ action: 'sftp-read', text: 'sftp (subsystem)', fingerprint: 'sftp' });
+      const v = await govern([{ action: 'sftp-read', text: 'sftp (subsystem)', fingerprint: 'sftp' }]);
       if (v.kind === 'reject') throw v.error;
       const target = await (this.#target as Promise<Client>);
       return new Promise<SFTPWrapper>((resolve, fail) =>

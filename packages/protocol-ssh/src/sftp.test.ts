@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Masker } from '@tollgate/core';
 import type { SFTPWrapper } from 'ssh2';
-import { LengthChange, maskedRead } from './sftp';
+import { LengthChange, maskedRead, resolvePath, strictest } from './sftp';
 
 /** A target whose READs come from `file`, at most `max` bytes each (servers may short-read). */
 function target(file: Buffer, max = 1000): SFTPWrapper {
@@ -70,5 +70,31 @@ describe('maskedRead', () => {
     const file = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7) % 256));
     const got = await readAll(file, sameLength, 512);
     assert.equal(got.length, file.length);
+  });
+});
+
+describe('sftp paths and decisions', () => {
+  it('resolvePath normalises absolute paths and resolves relative ones against the server directory', () => {
+    assert.equal(resolvePath('/srv//app/./a/../b.txt', undefined), '/srv/app/b.txt');
+    assert.equal(resolvePath('/srv/app/', '/home/agent'), '/srv/app');
+    assert.equal(resolvePath('x/../y.txt', '/home/agent'), '/home/agent/y.txt');
+    assert.equal(resolvePath('../../../etc/passwd', '/home/agent'), '/etc/passwd');
+    assert.equal(resolvePath('', '/home/agent'), '/home/agent');
+    assert.equal(resolvePath('y.txt', undefined), 'y.txt', 'left relative when the directory is unknown');
+  });
+
+  it('strictest: deny, then require-approval, then the first', () => {
+    const allow = { effect: 'allow', rule: 'a', masking: undefined } as const;
+    const deny = { effect: 'deny', rule: 'd', reason: 'no' } as const;
+    const held = {
+      effect: 'require-approval',
+      rule: 'h',
+      approval: { reviewers: ['ops'], approvals: 1, timeoutMs: 1000 },
+      masking: undefined,
+    } as const;
+    assert.equal(strictest([allow, allow]), 0);
+    assert.equal(strictest([allow, deny]), 1);
+    assert.equal(strictest([held, allow]), 0);
+    assert.equal(strictest([allow, held, deny]), 2);
   });
 });

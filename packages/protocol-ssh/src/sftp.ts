@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { CommandInput, Forward, Masker, SessionPipeline, TollgateError } from '@tollgate/core';
+import { posix } from 'node:path';
+import type { CommandInput, Decision, Forward, Masker, SessionPipeline, TollgateError } from '@tollgate/core';
 import { type Attributes, type SFTPWrapper, utils } from 'ssh2';
 
 const { OPEN_MODE, STATUS_CODE } = utils.sftp;
@@ -13,8 +14,11 @@ type Verdict = Forward | { kind: 'reject'; error: TollgateError };
 
 export interface SftpPorts {
   readonly pipeline: SessionPipeline;
-  /** Decides, records write-ahead and (for require-approval) waits: the session's `#govern`. */
-  readonly govern: (cmd: CommandInput) => Promise<Verdict>;
+  /**
+   * Decides each command (one per path: rename has two), lets the strictest decision govern (see
+   * `strictest`), records it write-ahead and (for require-approval) waits: the session's `#govern`.
+   */
+  readonly govern: (cmds: readonly [CommandInput, ...CommandInput[]]) => Promise<Verdict>;
   readonly log: (line: string) => void;
   /**
    * The masker for reads through a handle whose deciding rule names this masking profile; no
@@ -43,6 +47,9 @@ interface OpenHandle {
  *
  * Policy: opening a file for writing, remove, rename, mkdir, rmdir, setstat are `sftp-write`
  * with the path in the audit record (rename: both); opening a file for reading is `sftp-read`.
+ * Each carries its path as `detail.path` for `when: { paths }` rules, normalised (see
+ * `resolvePath`), and the target is asked for that normalised path; a rename is decided for both
+ * paths and the strictest decision governs.
  * Closing a file records bytes read and written. Listing and stat go through once the session's
  * `sftp-read` decision allowed the subsystem. `SYMLINK` and extensions are refused (OP_UNSUPPORTED).
  *
@@ -83,16 +90,33 @@ export function proxySftp(agent: SFTPWrapper, ready: Promise<SFTPWrapper>, ports
     if (!found) agent.status(id, STATUS_CODE.FAILURE, 'invalid handle');
     return found;
   };
-  const decided = async (id: number, action: 'sftp-read' | 'sftp-write', op: string, paths: string[]) => {
+  let home: Promise<string | undefined> | undefined;
+  const decided = async (
+    target: SFTPWrapper,
+    id: number,
+    action: 'sftp-read' | 'sftp-write',
+    op: string,
+    paths: [string, ...string[]],
+  ) => {
     const text = `sftp ${op} ${paths.join(' -> ')}`;
+    const fingerprint = createHash('sha256').update(text).digest('hex').slice(0, 16);
     let v: Verdict;
+    let resolved: string[];
     try {
-      v = await ports.govern({
-        action,
-        text,
-        fingerprint: createHash('sha256').update(text).digest('hex').slice(0, 16),
-        data: { op, paths },
-      });
+      if (paths.some((p) => !p.startsWith('/'))) home ??= serverHome(target);
+      const cwd = home === undefined ? undefined : await home;
+      resolved = paths.map((p) => resolvePath(p, cwd));
+      const data = { op, paths, resolved: resolved.map((r) => (r.startsWith('/') ? r : null)) };
+      const cmds = paths.map(
+        (_, i): CommandInput => ({
+          action,
+          text,
+          fingerprint,
+          detail: { path: resolved[i] as string },
+          data,
+        }),
+      ) as [CommandInput, ...CommandInput[]];
+      v = await ports.govern(cmds);
     } catch (err) {
       ports.log(`sftp ${op}: ${(err as Error).message}`);
       agent.status(id, STATUS_CODE.FAILURE, 'tollgate: internal error');
@@ -102,7 +126,8 @@ export function proxySftp(agent: SFTPWrapper, ready: Promise<SFTPWrapper>, ports
       agent.status(id, STATUS_CODE.PERMISSION_DENIED, `tollgate: ${v.error.message}`);
       return undefined;
     }
-    return v;
+    // the target is asked for the path that was decided (no `..` left for it to read differently)
+    return { ...v, at: resolved as [string, ...string[]] };
   };
   const done = (seq: number | undefined, data: Record<string, unknown>, t0: number) => {
     if (seq === undefined) return;
@@ -119,11 +144,15 @@ export function proxySftp(agent: SFTPWrapper, ready: Promise<SFTPWrapper>, ports
 
   on('OPEN', async (target: SFTPWrapper, id: number, path: string, flags: number, attrs: Attributes) => {
     const writing = (flags & WRITE_FLAGS) !== 0;
-    const v = await decided(id, writing ? 'sftp-write' : 'sftp-read', writing ? 'open-write' : 'open-read', [
-      path,
-    ]);
+    const v = await decided(
+      target,
+      id,
+      writing ? 'sftp-write' : 'sftp-read',
+      writing ? 'open-write' : 'open-read',
+      [path],
+    );
     if (!v) return;
-    target.open(path, flags, attrs, (err, th) => {
+    target.open(v.at[0], flags, attrs, (err, th) => {
       if (err) {
         failure(id, err);
         done(v.auditSeq, { op: 'open', error: err.message }, Date.now());
@@ -230,28 +259,28 @@ export function proxySftp(agent: SFTPWrapper, ready: Promise<SFTPWrapper>, ports
   );
   on('REMOVE', async (target: SFTPWrapper, id: number, path: string) => {
     const t0 = Date.now();
-    const v = await decided(id, 'sftp-write', 'remove', [path]);
-    if (v) target.unlink(path, simple(id, v.auditSeq, t0, 'remove'));
+    const v = await decided(target, id, 'sftp-write', 'remove', [path]);
+    if (v) target.unlink(v.at[0], simple(id, v.auditSeq, t0, 'remove'));
   });
   on('RMDIR', async (target: SFTPWrapper, id: number, path: string) => {
     const t0 = Date.now();
-    const v = await decided(id, 'sftp-write', 'rmdir', [path]);
-    if (v) target.rmdir(path, simple(id, v.auditSeq, t0, 'rmdir'));
+    const v = await decided(target, id, 'sftp-write', 'rmdir', [path]);
+    if (v) target.rmdir(v.at[0], simple(id, v.auditSeq, t0, 'rmdir'));
   });
   on('MKDIR', async (target: SFTPWrapper, id: number, path: string, attrs: Attributes) => {
     const t0 = Date.now();
-    const v = await decided(id, 'sftp-write', 'mkdir', [path]);
-    if (v) target.mkdir(path, attrs, simple(id, v.auditSeq, t0, 'mkdir'));
+    const v = await decided(target, id, 'sftp-write', 'mkdir', [path]);
+    if (v) target.mkdir(v.at[0], attrs, simple(id, v.auditSeq, t0, 'mkdir'));
   });
   on('SETSTAT', async (target: SFTPWrapper, id: number, path: string, attrs: Attributes) => {
     const t0 = Date.now();
-    const v = await decided(id, 'sftp-write', 'setstat', [path]);
-    if (v) target.setstat(path, attrs, simple(id, v.auditSeq, t0, 'setstat'));
+    const v = await decided(target, id, 'sftp-write', 'setstat', [path]);
+    if (v) target.setstat(v.at[0], attrs, simple(id, v.auditSeq, t0, 'setstat'));
   });
   on('RENAME', async (target: SFTPWrapper, id: number, from: string, to: string) => {
     const t0 = Date.now();
-    const v = await decided(id, 'sftp-write', 'rename', [from, to]);
-    if (v) target.rename(from, to, simple(id, v.auditSeq, t0, 'rename'));
+    const v = await decided(target, id, 'sftp-write', 'rename', [from, to]);
+    if (v) target.rename(v.at[0], v.at[1] as string, simple(id, v.auditSeq, t0, 'rename'));
   });
   agent.on('SYMLINK', (id: number) =>
     agent.status(id, STATUS_CODE.OP_UNSUPPORTED, 'symlink is not supported'),
@@ -270,6 +299,36 @@ export function proxySftp(agent: SFTPWrapper, ready: Promise<SFTPWrapper>, ports
     handles.clear();
     target?.end();
   });
+}
+
+/**
+ * The index of the decision that governs several (one per path of a rename): a deny, else a
+ * require-approval, else the first (all allow).
+ */
+export function strictest(decisions: readonly Decision[]): number {
+  const deny = decisions.findIndex((d) => d.effect === 'deny');
+  if (deny >= 0) return deny;
+  // no require-approval (-1): the first
+  const held = decisions.findIndex((d) => d.effect === 'require-approval');
+  return Math.max(held, 0);
+}
+
+/**
+ * The path an operation names, normalised lexically (`.`, `..`, repeated slashes): absolute ones
+ * as they are, relative ones against the sftp server's working directory (`cwd`, what its
+ * REALPATH of `.` answered). Without `cwd` a relative path is returned unchanged: the policy
+ * cannot resolve it and lets it match deny rules only.
+ */
+export function resolvePath(path: string, cwd: string | undefined): string {
+  if (path.startsWith('/')) return posix.resolve(path);
+  return cwd === undefined ? path : posix.resolve(cwd, path);
+}
+
+/** The sftp server's working directory (relative paths resolve against it); `undefined` if unknown. */
+function serverHome(target: SFTPWrapper): Promise<string | undefined> {
+  return new Promise((resolve) =>
+    target.realpath('.', (err, abs) => resolve(!err && abs.startsWith('/') ? abs : undefined)),
+  );
 }
 
 function closeData(o: OpenHandle): Record<string, unknown> {

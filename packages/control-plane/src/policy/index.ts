@@ -8,6 +8,7 @@ export {
   validatePolicy,
 } from './load';
 export { formatDuration as formatPolicyDuration, parseDuration as parsePolicyDuration } from './match';
+export { compilePathPattern, normalisePath, type PathMatcher, pathPatternProblem } from './paths';
 export {
   EVALUATION_ORDER,
   type Explanation,

@@ -372,6 +372,46 @@ maskingProfiles:
     );
   });
 
+  it('path conditions: absolute, normalised patterns on sftp rules of ssh resources', () => {
+    const ok = parsePolicy(
+      rule(
+        "resources: [box], actions: [sftp-write], when: { paths: ['/srv/app/**', '/etc/*.conf', '/'] }, effect: allow",
+      ),
+      'policy.yaml',
+    );
+    assert.deepEqual(ok.document.rules?.[0]?.when?.paths, ['/srv/app/**', '/etc/*.conf', '/']);
+    assert.match(
+      problems(
+        rule("resources: [box], actions: [sftp-write], when: { paths: ['srv/**'] }, effect: allow"),
+      ).join('\n'),
+      /rules\[0\]\.when\.paths\[0\]: must be an absolute path pattern: .* \(got 'srv\/\*\*'\)/,
+    );
+    assert.deepEqual(
+      problems(
+        rule(
+          "resources: [box], actions: [sftp-write], when: { paths: ['/a//b', '/a/../b', '/a/'] }, effect: allow",
+        ),
+      ),
+      [
+        "policy.yaml:13:105: rules[0].when.paths[0]: must not contain '//'",
+        "policy.yaml:13:114: rules[0].when.paths[1]: must not contain '.' or '..' segments",
+        "policy.yaml:13:125: rules[0].when.paths[2]: must not end with '/'",
+      ],
+    );
+    assert.deepEqual(
+      problems(rule("resources: [box], actions: [exec], when: { paths: ['/srv/**'] }, effect: deny")),
+      [
+        'policy.yaml:13:91: rules[0].when.paths: applies to sftp-read and sftp-write, and this rule names neither',
+      ],
+    );
+    assert.match(
+      problems(rule("resources: [db], actions: ['*'], when: { paths: ['/srv/**'] }, effect: deny")).join(
+        '\n',
+      ),
+      /rules\[0\]\.when\.paths: applies to ssh resources, and this rule names none/,
+    );
+  });
+
   it('lists every problem in file order in one error', () => {
     const text = `${RESOURCES}rules:
   - { name: r1, subjects: [{ group: a }], resources: [nope], actions: [read], effect: allow }

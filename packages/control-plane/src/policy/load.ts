@@ -12,6 +12,7 @@ import {
   YamlSource,
 } from '@tollgate/core';
 import { compilePattern, isPattern, parseDuration } from './match';
+import { pathPatternProblem } from './paths';
 import { Policy } from './policy';
 import { NAME_TEXT, type PolicyDocument, PolicySchema } from './schema';
 
@@ -421,12 +422,26 @@ function checkConditions(
   protocols: Set<Protocol>,
 ): void {
   const w = rule.when;
-  if (w === undefined || protocols.size === 0) return;
+  if (w === undefined) return;
+  w.paths?.forEach((p, i) => {
+    const problem = pathPatternProblem(p);
+    if (problem !== undefined) problems.add([...at, 'when', 'paths', i], problem);
+  });
+  const sftp = rule.actions.some((a) => a === '*' || a === 'sftp-read' || a === 'sftp-write');
+  if (w.paths !== undefined && !sftp)
+    problems.add(
+      [...at, 'when', 'paths'],
+      'applies to sftp-read and sftp-write, and this rule names neither',
+      {
+        key: true,
+      },
+    );
+  if (protocols.size === 0) return;
   if (w.tables !== undefined && !protocols.has('postgres'))
     problems.add([...at, 'when', 'tables'], 'applies to postgres resources, and this rule names none', {
       key: true,
     });
-  for (const k of ['programs', 'destinations'] as const) {
+  for (const k of ['programs', 'destinations', 'paths'] as const) {
     if (w[k] !== undefined && !protocols.has('ssh'))
       problems.add([...at, 'when', k], 'applies to ssh resources, and this rule names none', { key: true });
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ActionRequest, Identity } from '@tollgate/core';
+import type { ActionRequest, Decision, Identity } from '@tollgate/core';
 import { parsePolicy } from './load';
 
 function oidc(subject: string, groups: string[] = [], issuer = 'https://idp.example'): Identity {
@@ -197,6 +197,84 @@ describe('Policy.decide', () => {
     assert.equal(p.decide(req(sre, 'box', 'exec')).rule, null);
     assert.equal(p.decide(req(sre, 'box', 'port-forward', { destination: 'db.internal:5432' })).rule, 'fwd');
     assert.equal(p.decide(req(sre, 'box', 'port-forward', { destination: 'db.internal:22' })).rule, null);
+  });
+
+  describe('when.paths on sftp operations', () => {
+    const p =
+      policy(`  - { name: sftp-open, subjects: [{ group: agents }], resources: [box], actions: [sftp-read], effect: allow }
+  - { name: app-tree, subjects: [{ group: agents }], resources: [box], actions: [sftp-write], when: { paths: ['/srv/app/**', '/etc/*.conf'] }, effect: allow }
+  - { name: no-etc, subjects: [{ group: agents }], resources: [box], actions: ['*'], when: { paths: ['/etc/**'] }, effect: deny, reason: /etc is off limits }
+  - { name: releases, subjects: [{ group: agents }], resources: [box], actions: [sftp-write], when: { paths: ['/srv/releases/**'] }, effect: require-approval, approval: { reviewers: [ops], timeout: 5m } }
+`);
+    const agent = sa('deployer', ['agents']);
+    const write = (path?: string) =>
+      p.decide(req(agent, 'box', 'sftp-write', path === undefined ? undefined : { path }));
+    /** What the gateway does for a rename: each path decided, the strictest decision governs. */
+    const rename = (from: string, to: string) => {
+      const ds = [write(from), write(to)];
+      return (ds.find((d) => d.effect === 'deny') ??
+        ds.find((d) => d.effect === 'require-approval') ??
+        ds[0]) as Decision;
+    };
+
+    it('allows writes under /srv/app/**, the tree root included, and nowhere else', () => {
+      assert.equal(write('/srv/app/config.yml').effect, 'allow');
+      assert.equal(write('/srv/app/a/b/c.txt').rule, 'app-tree');
+      assert.equal(write('/srv/app').rule, 'app-tree');
+      assert.equal(write('/srv/apple/x').rule, null);
+      assert.equal(write('/srv/x.txt').rule, null);
+      assert.equal(write().rule, null, 'an sftp-write without a path never matches a rule with paths');
+    });
+
+    it('compares normalised paths: .. and duplicate slashes cannot leave the tree', () => {
+      assert.equal(write('/srv//app/./x/../y.txt').rule, 'app-tree');
+      assert.equal(write('/srv/app/../../home/agent/.ssh/authorized_keys').rule, null);
+      assert.equal(write('/srv/app/../../etc/hosts').rule, 'no-etc');
+    });
+
+    it('denies /etc/** even where an allow rule matches too', () => {
+      const d = write('/etc/nginx.conf');
+      assert.equal(d.effect, 'deny');
+      assert.equal(d.rule, 'no-etc');
+      assert.equal(d.effect === 'deny' && d.reason, '/etc is off limits');
+      assert.equal(write('/etc').rule, 'no-etc', '/etc/** covers /etc itself');
+      assert.equal(p.decide(req(agent, 'box', 'sftp-read', { path: '/etc/shadow' })).rule, 'no-etc');
+      assert.equal(p.decide(req(agent, 'box', 'sftp-read', { path: '/srv/app/x' })).rule, 'sftp-open');
+    });
+
+    it('a path the gateway could not resolve matches deny and require-approval rules, never allow rules (fail closed)', () => {
+      assert.equal(write('app/config.yml').rule, 'no-etc');
+      assert.equal(write('app/config.yml').effect, 'deny');
+      const noDeny = policy(
+        `  - { name: app-tree, subjects: [{ group: agents }], resources: [box], actions: [sftp-write], when: { paths: ['/**'] }, effect: allow }
+  - { name: held-tree, subjects: [{ group: agents }], resources: [box], actions: [sftp-write], when: { paths: ['/srv/held/**'] }, effect: require-approval, approval: { reviewers: [ops], timeout: 5m } }
+`,
+      );
+      const rel = noDeny.decide(req(agent, 'box', 'sftp-write', { path: 'x.txt' }));
+      assert.equal(rel.rule, 'held-tree');
+      assert.equal(rel.effect, 'require-approval');
+      assert.equal(noDeny.decide(req(agent, 'box', 'sftp-write', { path: '/x.txt' })).rule, 'app-tree');
+      const onlyAllow = policy(
+        `  - { name: app-tree, subjects: [{ group: agents }], resources: [box], actions: [sftp-write], when: { paths: ['/**'] }, effect: allow }
+`,
+      );
+      assert.equal(onlyAllow.decide(req(agent, 'box', 'sftp-write', { path: 'x.txt' })).rule, null);
+    });
+
+    it('a rename out of the allowed tree is refused; within it, allowed', () => {
+      assert.equal(rename('/srv/app/a.txt', '/srv/app/b/a.txt').effect, 'allow');
+      assert.equal(rename('/srv/app/a.txt', '/srv/a.txt').effect, 'deny');
+      assert.equal(rename('/srv/app/a.txt', '/etc/a.conf').rule, 'no-etc');
+      assert.equal(rename('/srv/app/a.txt', '/srv/releases/a.txt').effect, 'require-approval');
+    });
+
+    it('explain shows the normalised path', () => {
+      const e = p.explain(req(agent, 'box', 'sftp-write', { path: '/srv/app/../x' }));
+      const tree = e.rules.find((r) => r.rule === 'app-tree');
+      assert.match(tree?.when.detail ?? '', /path '\/srv\/x' vs \[\/srv\/app\/\*\*, \/etc\/\*\.conf\]/);
+      const rel = p.explain(req(agent, 'box', 'sftp-write', { path: 'x' }));
+      assert.match(rel.rules.find((r) => r.rule === 'no-etc')?.when.detail ?? '', /unresolved/);
+    });
   });
 });
 

@@ -16,6 +16,7 @@ import {
   type NameMatcher,
   parseDuration,
 } from './match';
+import { compilePathPattern, normalisePath, type PathMatcher } from './paths';
 import { DEFAULT_CAPTURE_BYTES, type PolicyDocument, type RuleSpec } from './schema';
 
 /** Control-plane roles: `admin` manages the gateway, `reviewer` acts on approval requests. */
@@ -70,6 +71,7 @@ interface CompiledRule {
   readonly tables: readonly NameMatcher[] | undefined;
   readonly programs: readonly NameMatcher[] | undefined;
   readonly destinations: readonly NameMatcher[] | undefined;
+  readonly paths: readonly PathMatcher[] | undefined;
   readonly decision: Decision;
 }
 
@@ -275,6 +277,7 @@ function compileRule(spec: RuleSpec, index: number): CompiledRule {
     tables: list(spec.when?.tables),
     programs: list(spec.when?.programs),
     destinations: list(spec.when?.destinations),
+    paths: spec.when?.paths?.map(compilePathPattern),
     decision: ruleDecision(spec),
   };
 }
@@ -310,7 +313,9 @@ function matches(rule: CompiledRule, req: ActionRequest): boolean {
 /**
  * Conditions on the request detail. A request without the detail never matches a rule that asks
  * for it. Tables: a granting rule needs every touched table to match (a join with one other table
- * must not ride on it); a deny rule matches when any touched table does.
+ * must not ride on it); a deny rule matches when any touched table does. Paths: a path that cannot
+ * be normalised (relative: the adapter could not resolve it) matches deny and require-approval
+ * rules, never allow rules.
  */
 function whenMatches(rule: CompiledRule, req: ActionRequest): boolean {
   const d = req.detail;
@@ -321,6 +326,7 @@ function whenMatches(rule: CompiledRule, req: ActionRequest): boolean {
     !(d?.destination !== undefined && rule.destinations.some((m) => m(d.destination as string)))
   )
     return false;
+  if (rule.paths && !pathMatches(rule, d?.path)) return false;
   if (rule.tables) {
     const tables = d?.tables ?? [];
     if (tables.length === 0) return false;
@@ -329,6 +335,13 @@ function whenMatches(rule: CompiledRule, req: ActionRequest): boolean {
     return rule.spec.effect === 'deny' ? tables.some(hit) : tables.every(hit);
   }
   return true;
+}
+
+function pathMatches(rule: CompiledRule, path: string | undefined): boolean {
+  if (path === undefined) return false;
+  // unresolvable: every rule that restricts matches (fail closed), none that grants
+  if (normalisePath(path) === undefined) return rule.spec.effect !== 'allow';
+  return (rule.paths ?? []).some((m) => m(path));
 }
 
 function checkSubject(rule: CompiledRule, id: Identity): RuleCheck {
@@ -369,5 +382,16 @@ function checkWhen(rule: CompiledRule, req: ActionRequest): RuleCheck {
   }
   if (w.programs) parts.push(`program ${seen(d?.program)} vs [${w.programs.join(', ')}]`);
   if (w.destinations) parts.push(`destination ${seen(d?.destination)} vs [${w.destinations.join(', ')}]`);
+  if (w.paths) {
+    const p = d?.path;
+    const normal = p === undefined ? undefined : normalisePath(p);
+    const shown =
+      p === undefined
+        ? 'none reported'
+        : normal === undefined
+          ? `'${p}' (unresolved: matches deny and require-approval rules only)`
+          : `'${normal}'`;
+    parts.push(`path ${shown} vs [${w.paths.join(', ')}]`);
+  }
   return { ok, detail: `when ${ok ? 'holds' : 'does not hold'}: ${parts.join('; ')}` };
 }

@@ -36,6 +36,15 @@ const Pattern = Type.String({
   description: "a name or a pattern ('*' matches any run of characters), without spaces",
 });
 
+/** An absolute path glob for sftp paths (see paths.ts). */
+const PathPattern = Type.String({
+  minLength: 1,
+  maxLength: 4096,
+  pattern: '^/',
+  description:
+    "an absolute path pattern: '*' any characters within one segment, '?' one character, '**' any number of segments",
+});
+
 const Issuer = Type.String({
   minLength: 1,
   maxLength: 1024,
@@ -300,6 +309,15 @@ export const RuleConditionsSchema = Type.Object(
         maxItems: 1000,
         uniqueItems: true,
         description: 'SSH port-forward: the host:port forwarded to',
+      }),
+    ),
+    paths: Type.Optional(
+      Type.Array(PathPattern, {
+        minItems: 1,
+        maxItems: 1000,
+        uniqueItems: true,
+        description:
+          'SSH sftp: the path operated on (normalised; rename: both paths, the strictest decision governs); a path the gateway cannot resolve matches deny rules only',
       }),
     ),
   },

@@ -25,11 +25,17 @@ export interface ActionRequest {
   readonly action: string;
   /**
    * Optional detail rules may match on (SSH port-forward destination `host:port`, SSH exec
-   * program name, tables touched). Absent fields never match a rule that asks for them.
+   * program name, sftp path, tables touched). Absent fields never match a rule that asks for them.
    */
   readonly detail?: {
     readonly destination?: string;
     readonly program?: string;
+    /**
+     * The file an sftp operation names, absolute and normalised as far as the adapter knows it.
+     * A relative path is one the adapter could not resolve: allow and require-approval rules with
+     * `paths` do not match it, deny rules do (fail closed).
+     */
+    readonly path?: string;
     readonly tables?: readonly string[];
   };
 }

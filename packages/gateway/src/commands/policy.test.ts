@@ -27,6 +27,19 @@ function tollgate(args: string[]): Promise<CliRun> {
 }
 
 const testArgs = (...more: string[]) => ['policy', 'test', '--policy', EXAMPLE, ...more];
+/** `policy test` for alice of sre-agents on the example's bastion. */
+const bastionArgs = (action: string, ...more: string[]) =>
+  testArgs(
+    '--identity',
+    'alice',
+    '--groups',
+    'sre-agents',
+    '--resource',
+    'bastion',
+    '--action',
+    action,
+    ...more,
+  );
 
 describe('tollgate policy check', () => {
   it('accepts the example policy in deploy/examples', async () => {
@@ -168,21 +181,7 @@ describe('tollgate policy test', () => {
   });
 
   it('--json gives the decision and the explanation as data', async () => {
-    const r = await tollgate(
-      testArgs(
-        '--identity',
-        'alice',
-        '--groups',
-        'sre-agents',
-        '--resource',
-        'bastion',
-        '--action',
-        'exec',
-        '--program',
-        'df',
-        '--json',
-      ),
-    );
+    const r = await tollgate(bastionArgs('exec', '--program', 'df', '--json'));
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as {
       request: { identity: { subject: string; groups: string[] } };
@@ -200,6 +199,23 @@ describe('tollgate policy test', () => {
       'bastion-diagnostics',
     );
     assert.match(out.evaluation, /deny rule wins/);
+  });
+
+  it('--path decides sftp rules with path conditions on the normalised path', async () => {
+    const decision = async (path: string) => {
+      const r = await tollgate(bastionArgs('sftp-write', '--path', path, '--json'));
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { decision: { effect: string; rule: string | null } }).decision;
+    };
+    assert.deepEqual(await decision('/srv/app/releases/v2/app.tar.gz'), {
+      effect: 'allow',
+      rule: 'bastion-deploy-uploads',
+    });
+    const outside = await decision('/srv/app/releases/../../../root/.ssh/authorized_keys');
+    assert.equal(outside.effect, 'deny');
+    assert.equal(outside.rule, 'bastion-no-ssh-config');
+    // relative: the gateway could not resolve it; only restricting rules match
+    assert.equal((await decision('releases/app.tar.gz')).effect, 'deny');
   });
 
   it('usage errors exit 2', async () => {

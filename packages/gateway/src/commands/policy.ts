@@ -23,8 +23,10 @@ const USAGE = `Usage: tollgate policy <check|test|schema> [options]
         --kind oidc|saml|service-account   the identity's kind (default oidc)
         --groups a,b                       its groups
         --issuer ISSUER                    its issuer (OIDC issuer URL, SAML IdP entity id)
-        --tables a,b  --program NAME  --destination HOST:PORT
+        --tables a,b  --program NAME  --destination HOST:PORT  --path PATH
                                            command detail for rules with 'when' conditions
+                                           (--path: an sftp path, absolute as the gateway
+                                           resolves it; a relative one counts as unresolved)
         --expect allow|deny|require-approval
                                            exit 1 unless the decision has this effect
         --config FILE                      gateway config (for custom masking entities)
@@ -146,6 +148,7 @@ function test(args: string[], io: CommandIo): number {
       tables: { type: 'string' },
       program: { type: 'string' },
       destination: { type: 'string' },
+      path: { type: 'string' },
       expect: { type: 'string' },
       config: { type: 'string' },
       json: { type: 'boolean' },
@@ -167,10 +170,11 @@ function test(args: string[], io: CommandIo): number {
     issuer: values.issuer ?? (kind === 'service-account' ? 'tollgate' : ''),
     groups: list(values.groups),
   };
-  const detail: { tables?: string[]; program?: string; destination?: string } = {};
+  const detail: { tables?: string[]; program?: string; destination?: string; path?: string } = {};
   if (values.tables !== undefined) detail.tables = list(values.tables);
   if (values.program !== undefined) detail.program = values.program;
   if (values.destination !== undefined) detail.destination = values.destination;
+  if (values.path !== undefined) detail.path = values.path;
   const req: ActionRequest = {
     identity,
     resource: values.resource as string,
