@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { type SFTPWrapper, utils } from 'ssh2';
@@ -16,7 +17,10 @@ const { STATUS_CODE } = utils.sftp;
 describe('sftp path conditions', () => {
   const fx = new SshFixture({
     suite: 'ssh-sftp-paths',
+    opensshClient: true,
     policy: (t, dir) => `version: 1
+roles:
+  reviewer: [{ group: ops }]
 resources:
 ${sshResource('box', t)}rules:
   - name: sftp-open
@@ -37,6 +41,13 @@ ${sshResource('box', t)}rules:
     when: { paths: ['${dir}/app/locked/**'] }
     effect: deny
     reason: the locked tree is off limits
+  - name: releases
+    subjects: [{ group: agents }]
+    resources: [box]
+    actions: [sftp-write]
+    when: { paths: ['${dir}/app/releases/**'] }
+    effect: require-approval
+    approval: { reviewers: [ops], approvals: 1, timeout: 2m }
 `,
   }).register();
   const { dir } = fx;
@@ -112,5 +123,47 @@ ${sshResource('box', t)}rules:
     assert.equal(byText(`sftp rename ${app}/a.txt -> ${app}/b.txt`)[0]?.decision, 'allow');
     const rel = byText('sftp open-write tollgate-relative.txt')[0];
     assert.match(String(rel && data(rel).resolved?.[0]), /^\/(.+\/)?tollgate-relative\.txt$/);
+  });
+
+  test('OpenSSH sftp: a held upload is named on the client stderr, waits for the reviewer, then lands', {
+    timeout: 60_000,
+  }, async () => {
+    const releases = join(dir, 'app', 'releases');
+    mkdirSync(releases, { recursive: true });
+    writeFileSync(join(dir, 'v2.tar'), 'release two\n');
+    writeFileSync(join(dir, 'release.batch'), `put ${dir}/v2.tar ${releases}/v2.tar\n`);
+    const reviewer = {
+      subject: 'ops1',
+      kind: 'service-account' as const,
+      issuer: 'tollgate',
+      groups: ['ops'],
+    };
+    const child = spawn(
+      'sftp',
+      [...fx.clientOptions(), '-b', join(dir, 'release.batch'), '-P', String(fx.port), 'box@127.0.0.1'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const killer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    let stderr = '';
+    let approving: Promise<unknown> | undefined;
+    let approvalId: string | undefined;
+    child.stdout.resume();
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      const m = /tollgate: sftp open-write \S+ held for approval \((\S+?)\)/.exec(stderr);
+      if (m && !approving) {
+        approvalId = m[1] as string;
+        assert.ok(!existsSync(join(releases, 'v2.tar')), 'nothing is written before the approval');
+        approving = fx.gw.controlPlane.approvals.approve(approvalId, reviewer, 'release 2');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    clearTimeout(killer);
+    await approving;
+    assert.ok(approvalId, `the client's stderr names the approval: ${stderr}`);
+    assert.equal(code, 0, stderr);
+    assert.equal(readFileSync(join(releases, 'v2.tar'), 'utf8'), 'release two\n');
+    const recs = (await fx.gw.controlPlane.audit.query({ approvalId })) ?? [];
+    assert.ok(recs.some((r) => r.type === 'command' && r.decision === 'approved'));
   });
 });

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Client, type ClientChannel, type Connection, Server } from 'ssh2';
 import { HelloWatch } from './adapter';
-import { installFlowGuard } from './guard';
+import { installFlowGuard, sftpStderr } from './guard';
 import { generateHostKey } from './host-key';
 
 /**
@@ -125,5 +125,54 @@ describe('HelloWatch', () => {
     assert.match(watch('SSH-2.0-', 'a'.repeat(9000)).reason(false, 30_000), /longer than 8192 bytes/);
     assert.match(watch('SSH-2.0-x').reason(false, 30_000), /in the middle of its identification line/);
     assert.match(watch('SSH-').reason(true, 30_000), /^no SSH identification line within 30 s/);
+  });
+});
+
+describe('sftpStderr (ssh2 internals)', () => {
+  it('writes stderr on a real ssh2 sftp channel and counts it against the window', async () => {
+    const results: Array<{ ok: boolean; before: number; after: number } | Error> = [];
+    const server = new Server({ hostKeys: [generateHostKey().private] }, (conn: Connection) => {
+      conn.on('error', () => {});
+      conn.on('authentication', (a) => a.accept());
+      conn.on('session', (accept) => {
+        accept().on('sftp', (acc) => {
+          const sftp = acc();
+          const out = (sftp as unknown as { outgoing: { window: number } }).outgoing;
+          try {
+            const before = out.window;
+            const ok = sftpStderr(sftp, 'tollgate: held\n');
+            results.push({ ok, before, after: out.window });
+            // a notice larger than the window is not sent
+            results.push({ ok: sftpStderr(sftp, 'x'.repeat(out.window + 1)), before: 0, after: 0 });
+          } catch (err) {
+            results.push(err as Error);
+          }
+          sftp.end();
+        });
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const c = new Client();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        c.once('ready', () => resolve());
+        c.once('error', reject);
+        c.connect({ host: '127.0.0.1', port, username: 'u', password: 'p', hostVerifier: () => true });
+      });
+      await new Promise<void>((resolve) => c.sftp(() => resolve()));
+      for (let i = 0; i < 100 && results.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      c.end();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    const first = results[0];
+    assert.ok(first && !(first instanceof Error), String(first));
+    assert.deepEqual(first, {
+      ok: true,
+      before: first.before,
+      after: first.before - 'tollgate: held\n'.length,
+    });
+    assert.equal((results[1] as { ok: boolean }).ok, false);
   });
 });

@@ -118,3 +118,42 @@ interface Internals {
     destroySoon(): void;
   };
 }
+
+/**
+ * Writes `text` as stderr (`SSH_MSG_CHANNEL_EXTENDED_DATA`, type 1) on the channel of an sftp
+ * subsystem, which ssh2 offers no stream for (its server-side `SFTP` has a stub `stderr`).
+ * OpenSSH's sftp client shows it on its terminal; sftp clients that do not just drop it. Used
+ * for notices only: when the channel's window or packet size has no room, nothing is sent and
+ * the result is false.
+ *
+ * DEPENDS ON ssh2 INTERNALS (ssh2 1.17.0, lib/protocol/SFTP.js): `sftp._protocol.channelExtData`
+ * and `sftp.outgoing` (`id`, `window`, `packetSize`, the same object ssh2 counts its own writes
+ * against); throws when they are missing, and guard.test.ts checks them on a real ssh2 sftp
+ * channel.
+ */
+export function sftpStderr(sftp: object, text: string): boolean {
+  const s = sftp as SftpInternals;
+  const out = s.outgoing;
+  if (
+    typeof s._protocol?.channelExtData !== 'function' ||
+    typeof out?.id !== 'number' ||
+    typeof out.window !== 'number' ||
+    typeof out.packetSize !== 'number'
+  ) {
+    throw new Error(
+      'ssh2 internals changed: SFTP._protocol.channelExtData / SFTP.outgoing are not where ssh2 1.17 keeps them; no stderr on sftp channels',
+    );
+  }
+  const data = Buffer.from(text, 'utf8');
+  if (data.length > out.window || data.length > out.packetSize || out.state === 'closed') return false;
+  out.window -= data.length;
+  s._protocol.channelExtData(out.id, data, STDERR);
+  return true;
+}
+
+const STDERR = 1;
+
+interface SftpInternals {
+  _protocol?: { channelExtData?(id: number, data: Buffer, type: number): void };
+  outgoing?: { id?: number; window?: number; packetSize?: number; state?: string };
+}

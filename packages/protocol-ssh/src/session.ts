@@ -36,7 +36,7 @@ import {
   type X11Options,
 } from 'ssh2';
 import { ForwardedAgent, openAgentChannel } from './forwarding';
-import { installFlowGuard } from './guard';
+import { installFlowGuard, sftpStderr } from './guard';
 import { OutputMasking } from './output';
 import { ChannelRecorder } from './recording';
 import { endSftp, proxySftp, strictest } from './sftp';
@@ -506,6 +506,17 @@ export class SshSession {
   async #sftp(accept: (() => SFTPWrapper) | undefined, reject: (() => void) | undefined): Promise<void> {
     const pipeline = this.#pipeline as SessionPipeline;
     const log = (line: string) => this.ctx.log(`ssh ${this.ctx.remote}: ${line}`);
+    const agent = accept?.();
+    if (!agent) return reject?.();
+    /** A held operation is named in the gateway log and on the channel's stderr (OpenSSH shows it). */
+    const held = (what: string, id: string, until: number) => {
+      log(`${what} held for approval ${id}`);
+      try {
+        sftpStderr(agent, heldLine(id, until, what));
+      } catch (err) {
+        log(`sftp: cannot tell the client about approval ${id}: ${(err as Error).message}`);
+      }
+    };
     // one command per path (rename: two); the strictest decision governs and is recorded
     const govern = (cmds: readonly [CommandInput, ...CommandInput[]]) => {
       const decisions = cmds.map((c) => pipeline.decide(c));
@@ -515,12 +526,10 @@ export class SshSession {
         cmds.length > 1
           ? { ...chosen, data: { ...chosen.data, governedBy: chosen.detail?.path ?? null } }
           : chosen;
-      return this.#govern(pipeline, cmd, decisions[at] as Decision, this.#gone.signal, (id) =>
-        log(`sftp ${cmd.text} held for approval ${id}`),
+      return this.#govern(pipeline, cmd, decisions[at] as Decision, this.#gone.signal, (id, until) =>
+        held(cmd.text, id, until),
       );
     };
-    const agent = accept?.();
-    if (!agent) return reject?.();
     const ready = (async () => {
       const v = await govern([{ action: 'sftp-read', text: 'sftp (subsystem)', fingerprint: 'sftp' }]);
       if (v.kind === 'reject') throw v.error;
@@ -807,8 +816,8 @@ export class SshSession {
   }
 }
 
-function heldLine(id: string, until: number): string {
-  return `tollgate: command held for approval (${id}) until ${new Date(until).toISOString()}; a reviewer runs: tollgate approvals approve ${id}\n`;
+function heldLine(id: string, until: number, what = 'command'): string {
+  return `tollgate: ${what} held for approval (${id}) until ${new Date(until).toISOString()}; a reviewer runs: tollgate approvals approve ${id}\n`;
 }
 
 /**
