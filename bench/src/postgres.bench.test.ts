@@ -81,10 +81,12 @@ describe('PostgreSQL benchmark (smoke: 1 s runs, 2 000 customers)', () => {
       bulkRows: 2000,
       bulkRuns: 1,
       pgbouncer: false,
-      extraEndpoints: registeredBenchEndpoints().filter((e) => ['node-relay', 'tollgate'].includes(e.name)),
+      extraEndpoints: registeredBenchEndpoints().filter((e) =>
+        ['node-relay', 'tollgate', 'tollgate-cols'].includes(e.name),
+      ),
       log: () => undefined,
     });
-    assert.deepEqual(r.endpoints, ['direct', 'node-relay', 'tollgate']);
+    assert.deepEqual(r.endpoints, ['direct', 'node-relay', 'tollgate', 'tollgate-cols']);
     assert.deepEqual(r.skipped, []);
     for (const x of r.throughput) {
       assert.equal(x.error, undefined, JSON.stringify(x));

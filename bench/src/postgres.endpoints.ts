@@ -7,12 +7,38 @@ import { endpointFromTarget, type PostgresTarget } from '@tollgate/integration';
 import { registerBenchEndpoint } from './postgres.bench';
 
 /**
+ * The bench's masking profiles. `everything` scans every column of every result for every
+ * entity: the most a masking gateway can be asked to do. `columns` is what an operator who knows
+ * the `customers` table writes: its PII columns redacted as their entity without scanning, number
+ * and time columns kept, the rest (names, cities, and pgbench's columns) scanned.
+ */
+const PROFILES = {
+  everything: '{ otherwise: scan }',
+  columns: `
+    otherwise: scan
+    columns:
+      - { column: email, action: { redactAs: email } }
+      - { column: phone, action: { redactAs: phone } }
+      - { column: card_number, action: { redactAs: card } }
+      - { column: ssn, action: { redactAs: ssn } }
+      - { column: iban, action: { redactAs: iban } }
+      - { type: numeric, action: keep }
+      - { type: int8, action: keep }
+      - { type: timestamptz, action: keep }`,
+} as const;
+
+/**
  * Tollgate in the PostgreSQL bench, with everything a production gateway does on: token
  * authentication, classification of every statement with the PostgreSQL parser, policy, a
  * durable (SQLite, synchronous=FULL, group-committed) write-ahead audit record per statement and
- * its result record, and masking of every result column for every entity.
+ * its result record, and masking by one of the profiles above.
  */
-async function startTollgate(target: PostgresTarget, name: string, durableAudit: boolean) {
+async function startTollgate(
+  target: PostgresTarget,
+  name: string,
+  durableAudit: boolean,
+  profile: keyof typeof PROFILES = 'everything',
+) {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
   writeFileSync(
     join(dir, 'policy.yaml'),
@@ -25,14 +51,14 @@ resources:
     username: ${target.user}
     credential: { env: TOLLGATE_BENCH_TARGET_PASSWORD }
 maskingProfiles:
-  everything: { otherwise: scan }
+  bench: ${PROFILES[profile]}
 rules:
   - name: bench-agent
     subjects: [{ serviceAccount: bench-agent }]
     resources: [bench]
     actions: [read, write, transaction, utility]
     effect: allow
-    masking: everything
+    masking: bench
 `,
   );
   const gw = await Gateway.start({
@@ -104,6 +130,10 @@ async function startNodeRelay(target: PostgresTarget) {
 
 registerBenchEndpoint({ name: 'node-relay', start: startNodeRelay });
 registerBenchEndpoint({ name: 'tollgate', start: (target) => startTollgate(target, 'tollgate', true) });
+registerBenchEndpoint({
+  name: 'tollgate-cols',
+  start: (target) => startTollgate(target, 'tollgate-cols', true, 'columns'),
+});
 
 /**
  * A measurement of what the durable write-ahead record costs, not a configuration to run:
