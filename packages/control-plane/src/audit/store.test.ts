@@ -42,32 +42,40 @@ const sqliteTarget: AuditSuiteTarget = {
 auditStoreSuite('SQLite', () => sqliteTarget);
 
 describe('audit store on SQLite', () => {
-  it('indexes the sessions of a log written before the session index, once, and drops the old index', async () => {
-    const path = join(root, 'before-session-index.db');
+  it('files the sessions, agents and resources of a log written before audit_lookup, once, and drops the old indexes', async () => {
+    const path = join(root, 'before-lookup.db');
     const db = openSqlite(path) as Extract<StoreDb, { kind: 'sqlite' }>;
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     try {
       const store = await openAuditStore(db, { signingKey: privateKey });
       await Promise.all(Array.from({ length: 300 }, (_, i) => store.append(sampleEvent(i))));
       await store.close();
-      // the layout of earlier versions: a per-record index on session_id, no session table
-      db.db.exec(`DROP TABLE audit_session_seq; DROP TABLE audit_index_state;
+      // the layout of earlier versions: per-record indexes, no lookup table
+      db.db.exec(`DROP TABLE audit_lookup; DROP TABLE audit_index_state;
+        CREATE INDEX audit_log_subject ON audit_log (subject, at);
+        CREATE INDEX audit_log_resource ON audit_log (resource, at);
         CREATE INDEX audit_log_session ON audit_log (session_id);`);
       const reopened = await openAuditStore(db, { signingKey: privateKey });
       try {
         const names = db.db
           .prepare("SELECT name FROM sqlite_master WHERE name LIKE 'audit_%' ORDER BY name")
           .pluck()
-          .all();
-        assert.ok(!names.includes('audit_log_session'), names.join(' '));
-        assert.ok(names.includes('audit_session_seq'), names.join(' '));
-        assert.equal(db.db.prepare('SELECT session_through FROM audit_index_state').pluck().get(), 300);
-        assert.equal(db.db.prepare('SELECT count(*) FROM audit_session_seq').pluck().get(), 300);
+          .all() as string[];
+        for (const gone of ['audit_log_session', 'audit_log_subject', 'audit_log_resource']) {
+          assert.ok(!names.includes(gone), names.join(' '));
+        }
+        assert.equal(db.db.prepare('SELECT indexed_through FROM audit_index_state').pluck().get(), 300);
+        const filed = db.db.prepare('SELECT field, count(*) AS n FROM audit_lookup GROUP BY field').all();
+        assert.deepEqual(
+          Object.fromEntries((filed as Array<{ field: string; n: number }>).map((r) => [r.field, r.n])),
+          { session: 300, subject: 300, resource: 300 },
+        );
         const rows = await reopened.query({ sessionId: 'sess-7' });
         assert.deepEqual(
           rows.map((r) => r.seq),
           Array.from({ length: 10 }, (_, i) => 71 + i),
         );
+        assert.equal((await reopened.query({ subject: 'ci-bot' })).length, 100);
         assert.equal((await reopened.append(sampleEvent(300))).seq, 301);
         assert.equal((await reopened.verify({ publicKey })).ok, true);
       } finally {

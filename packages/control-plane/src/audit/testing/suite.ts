@@ -324,41 +324,73 @@ export function auditStoreSuite(name: string, target: () => AuditSuiteTarget): v
       });
     });
 
-    it('finds every record of a session among many, before and after a prune (SQLite: indexed part and newest records)', async () => {
+    it('finds every record of a session, agent or resource among many, before and after a prune (SQLite: filed part and newest records)', async () => {
       await withStore({ signingKey }, async (store) => {
-        // Seven sessions interleaved, more records than the SQLite session index leaves unindexed.
-        const sessions = Array.from({ length: 7 }, (_, k) => `busy-${k}`);
+        // More records than SQLite leaves unfiled, interleaved over 7 sessions, 5 agents, 3 resources.
         const n = 5000;
-        const expected = new Map<string, number[]>(sessions.map((id) => [id, []]));
+        const facets = (i: number) => ({
+          sessionId: `busy-${(i * 5) % 7}`,
+          subject: `agent-${(i * 3) % 5}`,
+          resource: `db-${i % 3}`,
+          at: BASE_TIME + i * 1000,
+        });
         const recs = await Promise.all(
-          Array.from({ length: n }, (_, i) =>
-            store.append({
+          Array.from({ length: n }, (_, i) => {
+            const f = facets(i);
+            return store.append({
               type: 'command',
-              sessionId: sessions[(i * 5) % 7] as string,
-              at: BASE_TIME + i * 1000,
+              sessionId: f.sessionId,
+              identity: { subject: f.subject, kind: 'service-account', issuer: 'tollgate', groups: [] },
+              resource: f.resource,
+              at: f.at,
               data: { i },
-            }),
-          ),
+            });
+          }),
         );
-        for (const r of recs) expected.get(r.sessionId as string)?.push(r.seq);
-        const bySession = async (id: string) =>
-          (await store.query({ sessionId: id, limit: n })).map((r) => r.seq);
-        for (const id of sessions) {
-          const want = (expected.get(id) as number[]).sort((a, b) => a - b);
-          assert.deepEqual(await bySession(id), want, id);
-          // with other conditions and paging too
-          assert.deepEqual(
-            (await store.query({ sessionId: id, afterSeq: 4000, limit: 50 })).map((r) => r.seq),
-            want.filter((s) => s > 4000).slice(0, 50),
-          );
-        }
-        assert.deepEqual(await bySession('nobody'), []);
+        const rows = recs.map((r) => ({ seq: r.seq, ...facets((r.data as { i: number }).i) }));
+        type Q = Parameters<AuditStore['query']>[0];
+        const check = async (q: Q, keep: (r: (typeof rows)[number]) => boolean, what: string) => {
+          const want = rows
+            .filter(keep)
+            .map((r) => r.seq)
+            .sort((a, b) => a - b);
+          const got = (await store.query({ limit: n, ...q })).map((r) => r.seq);
+          assert.deepEqual(got, want.slice(0, q.limit ?? n), what);
+        };
+        const all = async (after: number, label: string) => {
+          const alive = (r: (typeof rows)[number]) => r.seq > after;
+          for (let k = 0; k < 7; k++) {
+            const id = `busy-${k}`;
+            await check({ sessionId: id }, (r) => alive(r) && r.sessionId === id, `${id} ${label}`);
+            // with paging and another condition too
+            await check(
+              { sessionId: id, afterSeq: 4000, limit: 50 },
+              (r) => r.seq > 4000 && r.sessionId === id,
+              `${id} paged ${label}`,
+            );
+          }
+          for (let k = 0; k < 5; k++) {
+            const subject = `agent-${k}`;
+            await check({ subject }, (r) => alive(r) && r.subject === subject, `${subject} ${label}`);
+            const from = BASE_TIME + 3500 * 1000;
+            const to = BASE_TIME + 4500 * 1000;
+            await check(
+              { subject, from, to, resource: 'db-1' },
+              (r) => alive(r) && r.subject === subject && r.at >= from && r.at < to && r.resource === 'db-1',
+              `${subject} in a window ${label}`,
+            );
+          }
+          for (let k = 0; k < 3; k++) {
+            const resource = `db-${k}`;
+            await check({ resource }, (r) => alive(r) && r.resource === resource, `${resource} ${label}`);
+          }
+          await check({ sessionId: 'nobody' }, () => false, 'an unknown session');
+        };
+        await all(0, 'before the prune');
         const pruned = await store.prune(BASE_TIME + 3000 * 1000);
         assert.equal(pruned.removed, 3000);
-        for (const id of sessions) {
-          const want = (expected.get(id) as number[]).filter((s) => s > 3000).sort((a, b) => a - b);
-          assert.deepEqual(await bySession(id), want, `${id} after the prune`);
-        }
+        // the prune's own record has no session, agent or resource: the facets still match
+        await all(3000, 'after the prune');
       });
     });
 
