@@ -73,8 +73,6 @@ enum Pre {
     Hs(&'static str),
     /// The native token scanner only (`tokens.rs`).
     Tokens,
-    /// Both: Hyperscan for the literal-anchored forms, the token scanner for the bare one.
-    HsAndTokens(&'static str),
 }
 
 struct B {
@@ -106,11 +104,6 @@ const PHONE: &str = concat!(
     r"|\([2-9]\d{2}\) ?[2-9]\d{2}[-. ]\d{4}\b",
     r"|\b[2-9]\d{2}[-.][2-9]\d{2}[-.]\d{4}\b)"
 );
-const PHONE_PRE: &str = concat!(
-    r"(?:\+[1-9]\d{7,14}\b",
-    r"|\+1[ .-]?(?:\([2-9]\d{2}\)|[2-9]\d{2})[ .-]?[2-9]\d{2}[ .-]?\d{4}\b",
-    r"|\([2-9]\d{2}\) ?[2-9]\d{2}[-. ]\d{4}\b)"
-);
 const IPV4: &str =
     r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b";
 const IPV6: &str = concat!(
@@ -122,7 +115,10 @@ const AWS_ACCESS: &str =
 const AWS_SECRET: &str = r#"(?i:aws_?secret_?access_?key|aws_?secret_?key|secret_?access_?key)["']?\s{0,3}[:=]\s{0,3}["']?[A-Za-z0-9/+]{40}"#;
 const JWT_EXACT: &str = r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*";
 const BEARER_EXACT: &str = r"\b[Bb]earer[ \t]+[A-Za-z0-9._~+/=-]+";
-const JWT_PRE: &str = r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.";
+/// From the first dot on: the same ends as `eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.` and a few
+/// more (the exact pattern refuses those), and Hyperscan scans the set faster without the
+/// leading `eyJ` (its literal in front of an unbounded class is costly in the shared set).
+const JWT_PRE: &str = r"[A-Za-z0-9_-]\.eyJ[A-Za-z0-9_-]+\.";
 const BEARER_PRE: &str = r"\b[Bb]earer[ \t]+[A-Za-z0-9._~+/=-]{16}";
 const PEM_END: &str = r"-----END (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY-----";
 
@@ -182,7 +178,7 @@ const BUILTINS: &[B] = &[
     },
     B {
         name: "phone",
-        prefilter: Pre::HsAndTokens(PHONE_PRE),
+        prefilter: Pre::Tokens,
         exact: PHONE,
         finder: Finder::Exact,
         max_len: 20,
@@ -290,10 +286,10 @@ pub fn builtin(name: &str) -> Option<Definition> {
             name: b.name.to_string(),
             prefilter: match b.prefilter {
                 Pre::Exact => Some(b.exact.to_string()),
-                Pre::Hs(p) | Pre::HsAndTokens(p) => Some(p.to_string()),
+                Pre::Hs(p) => Some(p.to_string()),
                 Pre::Tokens => None,
             },
-            tokens: matches!(b.prefilter, Pre::Tokens | Pre::HsAndTokens(_)),
+            tokens: matches!(b.prefilter, Pre::Tokens),
             exact: b.exact.to_string(),
             finder: b.finder,
             max_len: b.max_len,

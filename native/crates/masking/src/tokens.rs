@@ -1,20 +1,27 @@
-//! A native prefilter for the number-shaped entities (cards, SSNs, routing numbers, bare phone
+//! A native prefilter for the number-shaped entities (cards, SSNs, routing numbers, phone
 //! numbers, IPv4, IPv6, IBANs).
 //!
 //! Hyperscan is slow on patterns made only of character classes (`\d{13,19}` scans at about
 //! 1 GB/s on digit-dense logs, and a set of them at 0.3 GB/s): they have no literal for its
 //! literal matcher to anchor on. This scanner classifies 64-byte blocks with SIMD compares into
-//! bit masks (digits, colons, upper case, word bytes) and then works a digit *group* at a time,
-//! not a byte at a time: each run of digits is found with two bit operations, and the groups
-//! of a token (digits joined by single `' '`, `'-'` or `'.'`) are packed into one integer whose
-//! shape is compared with the exact patterns' shapes. IPv6 is looked at only around colons and
-//! IBANs only at an upper-case word start followed by two digits.
+//! bit masks (digits, separators, colons, upper case, word bytes, …; AVX2 when the CPU has it)
+//! and decides with bit operations over a whole block which digit-run ends can end a value:
+//! the third or later group of a token (digits joined by single `' '`, `'-'` or `'.'`) with
+//! the right group lengths, a run of 9 digits or more, or 4 digits or more within 20 bytes of a
+//! `'+'` or `'('` (phone numbers). There is no loop over the runs themselves (a log line has
+//! dozens); only those few ends are looked at one by one: the groups of the token are read back
+//! off the masks into one packed integer whose shape is compared with the exact patterns'
+//! shapes, and where the shape leaves one possible value, the value-only part of its validator
+//! runs at once. IPv6 is looked at only around colons and IBANs only at an upper-case word
+//! start followed by two digits.
 //!
 //! Like a Hyperscan prefilter it only has to be a superset: it reports offsets where a value of
 //! an entity may end, and the exact pattern and the validator decide. Every report depends only
 //! on the `LOOKBEHIND` bytes before the end and the one byte after it, so a stream can scan the
 //! new bytes of its buffer with that much left context and report exactly what a whole-buffer
 //! scan reports (`scan`'s `from`/`to` window).
+
+use crate::validators;
 
 /// Bytes before a reported end that a report may depend on. Every value this scanner serves is
 /// at most 43 bytes long; the rest is margin.
@@ -67,6 +74,13 @@ struct Masks {
     colon: u64,
     upper: u64,
     word: u64,
+    /// `' '`, `'-'` or `'.'`: the bytes that join digit groups.
+    sep: u64,
+    dot: u64,
+    /// Hex digits and colons: the bytes of an IPv6 address.
+    hex_colon: u64,
+    /// `'+'` or `'('`: how a phone number in international or `(415) …` form begins.
+    plus_paren: u64,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -88,12 +102,31 @@ fn classify64(b: &[u8; 64]) -> Masks {
             let lower = in_range(v, b'a', 26);
             let under = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'_' as i8));
             let colon = _mm_cmpeq_epi8(v, _mm_set1_epi8(b':' as i8));
+            let dot = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8));
+            let sep = _mm_or_si128(
+                _mm_or_si128(
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b' ' as i8)),
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'-' as i8)),
+                ),
+                dot,
+            );
             let word = _mm_or_si128(_mm_or_si128(digit, upper), _mm_or_si128(lower, under));
+            // a-f or A-F: case folded with 0x20 (no other byte folds into a-f)
+            let af = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 6);
+            let hex_colon = _mm_or_si128(_mm_or_si128(digit, colon), af);
+            let plus_paren = _mm_or_si128(
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(b'+' as i8)),
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(b'(' as i8)),
+            );
             let sh = 16 * k;
             m.digit |= (_mm_movemask_epi8(digit) as u16 as u64) << sh;
             m.upper |= (_mm_movemask_epi8(upper) as u16 as u64) << sh;
             m.colon |= (_mm_movemask_epi8(colon) as u16 as u64) << sh;
             m.word |= (_mm_movemask_epi8(word) as u16 as u64) << sh;
+            m.sep |= (_mm_movemask_epi8(sep) as u16 as u64) << sh;
+            m.dot |= (_mm_movemask_epi8(dot) as u16 as u64) << sh;
+            m.hex_colon |= (_mm_movemask_epi8(hex_colon) as u16 as u64) << sh;
+            m.plus_paren |= (_mm_movemask_epi8(plus_paren) as u16 as u64) << sh;
         }
         m
     }
@@ -103,6 +136,69 @@ fn classify64(b: &[u8; 64]) -> Masks {
 #[inline(always)]
 fn classify64(b: &[u8; 64]) -> Masks {
     classify_scalar(b)
+}
+
+/// `classify64` 32 bytes at a time.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn classify64_avx2(b: &[u8; 64]) -> Masks {
+    use std::arch::x86_64::*;
+    // (v - lo) as unsigned <= width - 1
+    macro_rules! in_range {
+        ($v:expr, $lo:expr, $width:expr) => {{
+            let t = _mm256_sub_epi8($v, _mm256_set1_epi8($lo as i8));
+            _mm256_cmpeq_epi8(_mm256_min_epu8(t, _mm256_set1_epi8(($width - 1) as i8)), t)
+        }};
+    }
+    let mut m = Masks::default();
+    for k in 0..2 {
+        // SAFETY: an unaligned load within `b`
+        let v = unsafe { _mm256_loadu_si256(b.as_ptr().add(32 * k) as *const __m256i) };
+        let digit = in_range!(v, b'0', 10u8);
+        let upper = in_range!(v, b'A', 26u8);
+        let lower = in_range!(v, b'a', 26u8);
+        let under = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'_' as i8));
+        let colon = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b':' as i8));
+        let dot = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'.' as i8));
+        let sep = _mm256_or_si256(
+            _mm256_or_si256(
+                _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b' ' as i8)),
+                _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'-' as i8)),
+            ),
+            dot,
+        );
+        let word = _mm256_or_si256(_mm256_or_si256(digit, upper), _mm256_or_si256(lower, under));
+        let af = in_range!(_mm256_or_si256(v, _mm256_set1_epi8(0x20)), b'a', 6u8);
+        let hex_colon = _mm256_or_si256(_mm256_or_si256(digit, colon), af);
+        let plus_paren = _mm256_or_si256(
+            _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'+' as i8)),
+            _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'(' as i8)),
+        );
+        let sh = 32 * k;
+        m.digit |= (_mm256_movemask_epi8(digit) as u32 as u64) << sh;
+        m.upper |= (_mm256_movemask_epi8(upper) as u32 as u64) << sh;
+        m.colon |= (_mm256_movemask_epi8(colon) as u32 as u64) << sh;
+        m.word |= (_mm256_movemask_epi8(word) as u32 as u64) << sh;
+        m.sep |= (_mm256_movemask_epi8(sep) as u32 as u64) << sh;
+        m.dot |= (_mm256_movemask_epi8(dot) as u32 as u64) << sh;
+        m.hex_colon |= (_mm256_movemask_epi8(hex_colon) as u32 as u64) << sh;
+        m.plus_paren |= (_mm256_movemask_epi8(plus_paren) as u32 as u64) << sh;
+    }
+    m
+}
+
+/// The block classifier the scan loop uses: AVX2 in the copy of the loop built for it.
+#[inline(always)]
+fn classify<const AVX2: bool>(b: &[u8; 64]) -> Masks {
+    #[cfg(target_arch = "x86_64")]
+    if AVX2 {
+        // SAFETY: `scan` runs the AVX2 copy only when the CPU has AVX2
+        return unsafe { classify64_avx2(b) };
+    }
+    classify64(b)
 }
 
 #[cfg(any(test, not(target_arch = "x86_64")))]
@@ -121,6 +217,18 @@ fn classify_scalar(b: &[u8]) -> Masks {
         }
         if is_word(c) {
             m.word |= bit;
+        }
+        if SEP[c as usize] != 0 {
+            m.sep |= bit;
+        }
+        if c == b'.' {
+            m.dot |= bit;
+        }
+        if is_hex_or_colon(c) {
+            m.hex_colon |= bit;
+        }
+        if c == b'+' || c == b'(' {
+            m.plus_paren |= bit;
         }
     }
     m
@@ -156,39 +264,6 @@ const fn sep_table() -> [u8; 256] {
 }
 
 static SEP: [u8; 256] = sep_table();
-
-/// The digit groups of the token in progress, newest in the low bits: 7 bits each, the length
-/// (capped at 31: every shape here is shorter) and the separator before it (`SEP_*`).
-#[derive(Clone, Copy)]
-struct Groups {
-    packed: u64,
-    /// Offset just past the previous group (usize::MAX when none).
-    last_end: usize,
-}
-
-impl Default for Groups {
-    fn default() -> Groups {
-        Groups {
-            packed: 0,
-            last_end: usize::MAX,
-        }
-    }
-}
-
-impl Groups {
-    /// A run of digits at `s..e`.
-    #[inline(always)]
-    fn push(&mut self, text: &[u8], s: usize, e: usize) {
-        let len = (e - s).min(31) as u64;
-        // joined when exactly one separator byte lies between this run and the last; written
-        // without branches: most runs are lone numbers and the branch would mispredict
-        let adjacent = (self.last_end.wrapping_add(1) == s) as u64;
-        let sep = SEP[text[s.saturating_sub(1)] as usize] as u64 * adjacent;
-        let joined = ((self.packed << 7) | len | (sep << 5)) & ((sep != 0) as u64).wrapping_neg();
-        self.packed = joined | (len & ((sep == 0) as u64).wrapping_neg());
-        self.last_end = e;
-    }
-}
 
 /// Shapes of several groups, one bit each in the pair tables.
 const CARD_4444: u8 = 1; // \d{4}[ -]\d{4}[ -]\d{4}[ -]\d{1,4}
@@ -318,25 +393,69 @@ fn fit(tables: &PairTables, packed: u64) -> u8 {
 
 /// Reports the number-shaped entities whose exact pattern may end at `e`, the end of the
 /// token's newest group.
+///
+/// The shape tells where each value that may end here starts (a lone run of 9 or of 13 to 19
+/// digits, an SSN's 11 bytes, each card shape's oldest group), so the parts of the validator
+/// that read only the value run here: a value that fails them cannot be confirmed, and most
+/// near misses (order numbers, SSN-shaped placeholders) stop here instead of costing a
+/// backward search each. They read only the value's bytes, so a report still depends on
+/// nothing beyond `LOOKBEHIND`.
 #[inline(never)]
-fn shapes(t: &Targets, fit: u8, packed: u64, e: usize, emit: &mut impl FnMut(usize, u16)) {
-    let l0 = packed & 31;
+fn shapes(
+    t: &Targets,
+    text: &[u8],
+    fit: u8,
+    packed: u64,
+    e: usize,
+    emit: &mut impl FnMut(usize, u16),
+) {
+    let l0 = (packed & 31) as usize;
     if let (Some(id), 9) = (t.aba, l0) {
-        emit(e, id);
+        if validators::aba_value(&text[e - 9..e]) {
+            emit(e, id);
+        }
     }
-    let card = CARD_4444 | CARD_4444_TAIL | CARD_465 | CARD_4333;
-    if let (Some(id), true) = (t.card, (13..=19).contains(&l0) || fit & card != 0) {
-        emit(e, id);
+    if let Some(id) = t.card {
+        // a run of 13 to 19 digits is no card shape's last group; a shape starts at its
+        // oldest group
+        let ok = if (13..=19).contains(&l0) {
+            validators::card_value(&text[e - l0..e])
+        } else {
+            [
+                (CARD_4444, 4),
+                (CARD_4444_TAIL, 5),
+                (CARD_465, 3),
+                (CARD_4333, 4),
+            ]
+            .into_iter()
+            .any(|(bit, n)| {
+                fit & bit != 0 && validators::card_value(&text[e - token_len(packed, n)..e])
+            })
+        };
+        if ok {
+            emit(e, id);
+        }
     }
-    for (bits, id) in [
-        (SSN_SHAPE, t.ssn),
-        (PHONE_SHAPE, t.phone),
-        (IPV4_SHAPE, t.ipv4),
-    ] {
+    if let (Some(id), true) = (t.ssn, fit & SSN_SHAPE != 0) {
+        if validators::ssn_value(&text[e - 11..e]) {
+            emit(e, id);
+        }
+    }
+    for (bits, id) in [(PHONE_SHAPE, t.phone), (IPV4_SHAPE, t.ipv4)] {
         if let (Some(id), true) = (id, fit & bits != 0) {
             emit(e, id);
         }
     }
+}
+
+/// Bytes from the start of the token's `n`-th newest group to its end: the groups and the
+/// separators between them.
+fn token_len(packed: u64, n: usize) -> usize {
+    (0..n)
+        .map(|k| (packed >> (7 * k)) as usize & 31)
+        .sum::<usize>()
+        + n
+        - 1
 }
 
 /// The window one call scans: reports go to ends in `(from, to]`, bytes are read in
@@ -396,7 +515,8 @@ impl Window<'_> {
     }
 
     /// IBAN from a start `CCdd` at `i` (a word start): reports the end of the compact form and
-    /// every end of the space-grouped form.
+    /// every end of the space-grouped form whose value from `i` passes the IBAN check (the
+    /// validator reads nothing else; a value from a later start is checked from there).
     fn iban_from(&self, i: usize, id: u16, emit: &mut impl FnMut(usize, u16)) {
         let text = &self.text[..self.limit];
         if i + 4 > text.len()
@@ -411,7 +531,7 @@ impl Window<'_> {
         while j < text.len() && is_upper_or_digit(text[j]) && j - i <= 34 {
             j += 1;
         }
-        if (15..=34).contains(&(j - i)) && self.reports(j) {
+        if (15..=34).contains(&(j - i)) && self.reports(j) && validators::iban_value(&text[i..j]) {
             emit(j, id);
         }
         // grouped: ( [A-Z0-9]{4}){2,7} then ( [A-Z0-9]{1,4})?
@@ -426,13 +546,14 @@ impl Window<'_> {
                 4 if groups < 7 => {
                     groups += 1;
                     p += 5;
-                    if groups >= 2 && self.reports(p) {
+                    if groups >= 2 && self.reports(p) && validators::iban_value(&text[i..p]) {
                         emit(p, id);
                     }
                 }
                 1..=4 => {
-                    if groups >= 2 && self.reports(p + 1 + r) {
-                        emit(p + 1 + r, id);
+                    let end = p + 1 + r;
+                    if groups >= 2 && self.reports(end) && validators::iban_value(&text[i..end]) {
+                        emit(end, id);
                     }
                     return;
                 }
@@ -447,7 +568,43 @@ impl Window<'_> {
 /// Reads `text[from - LOOKBEHIND .. to + 1]` (clipped to the text): the byte at `to`, when the
 /// text has it, tells whether a value ends at `to`; `to == text.len()` means the text ends
 /// there (the end of a stream or a buffer). Reports are in no particular order and may repeat.
-pub fn scan(t: &Targets, text: &[u8], from: usize, to: usize, mut emit: impl FnMut(usize, u16)) {
+pub fn scan(t: &Targets, text: &[u8], from: usize, to: usize, emit: impl FnMut(usize, u16)) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("bmi1")
+        && std::is_x86_feature_detected!("lzcnt")
+        && std::is_x86_feature_detected!("popcnt")
+    {
+        // SAFETY: the CPU has the features
+        return unsafe { scan_avx2(t, text, from, to, emit) };
+    }
+    scan_with::<false>(t, text, from, to, emit)
+}
+
+/// The scan loop built for AVX2, with `lzcnt`, `tzcnt` and `popcnt` for the bit work.
+///
+/// # Safety
+/// The CPU must have those features.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,lzcnt,popcnt")]
+unsafe fn scan_avx2(
+    t: &Targets,
+    text: &[u8],
+    from: usize,
+    to: usize,
+    emit: impl FnMut(usize, u16),
+) {
+    scan_with::<true>(t, text, from, to, emit)
+}
+
+#[inline(always)]
+fn scan_with<const AVX2: bool>(
+    t: &Targets,
+    text: &[u8],
+    from: usize,
+    to: usize,
+    mut emit: impl FnMut(usize, u16),
+) {
     let to = to.min(text.len());
     if to <= from || !t.any() {
         return;
@@ -461,58 +618,39 @@ pub fn scan(t: &Targets, text: &[u8], from: usize, to: usize, mut emit: impl FnM
         limit: if to < text.len() { to + 1 } else { to },
     };
     let numbers = t.numbers();
-    let mut groups = Groups::default();
-    let mut run_start: Option<usize> = None; // a digit run crossing a block edge
+    let mut prev = Masks::default(); // the block before, zero before the window
     let mut ipv6_done = 0usize;
     let mut prev_word = false; // was the byte before the block a word byte
     let mut prev_colon = false;
+    let mut prev_hex_colon = false;
     let mut pos = w.lo;
     let mut tail = [0u8; 64];
     while pos < w.limit {
         let n = (w.limit - pos).min(64);
         let m = if n == 64 {
-            classify64(text[pos..pos + 64].try_into().expect("64 bytes"))
+            classify::<AVX2>(text[pos..pos + 64].try_into().expect("64 bytes"))
         } else {
             // the last partial block, zero-padded: padding is no digit, colon or letter
             tail[..n].copy_from_slice(&text[pos..pos + n]);
             tail[n..].fill(0);
-            classify64(&tail)
+            classify::<AVX2>(&tail)
         };
         if numbers {
-            let mut d = m.digit;
-            if let Some(s) = run_start {
-                let ones = (!d).trailing_zeros() as usize;
-                if ones == 64 {
-                    pos += n;
-                    prev_word = true;
-                    prev_colon = false;
-                    continue;
-                }
-                end_group(t, &w, &mut groups, s, pos + ones, &mut emit);
-                run_start = None;
-                d &= !((1u64 << ones) - 1);
-            }
-            while d != 0 {
-                let low = d & d.wrapping_neg();
-                let s = low.trailing_zeros() as usize;
-                let sum = d.wrapping_add(low);
-                if sum & !d == 0 {
-                    // the run reaches the block's last bit
-                    run_start = Some(pos + s);
-                    break;
-                }
-                let e = (sum & !d).trailing_zeros() as usize;
-                end_group(t, &w, &mut groups, pos + s, pos + e, &mut emit);
-                d &= sum;
-            }
+            number_ends(t, &w, pos, &m, &prev, &mut emit);
         }
         if let Some(id) = t.ipv6 {
-            // An address has `::` or seven colons within 39 bytes, so at least four of them in
-            // one of the (at most two) blocks it touches; the first colon looked at covers its
-            // whole run. Timestamps (`12:30:45`) mostly never get here.
+            // An address has `::` or seven colons within 39 bytes. Its seven colons are all
+            // inside the run (a hex digit or colon on both sides; across the block's end,
+            // assume one), so at least four of those are in one of the (at most two) blocks it
+            // touches. A run with `::` has a colon inside it too, unless the block's start
+            // cuts the `::`. The first colon looked at covers its whole run. JSON's `":"` and
+            // timestamps (`12:30:45`) mostly never get here.
             let double = m.colon & ((m.colon << 1) | prev_colon as u64);
-            let mut c = if double != 0 || m.colon.count_ones() >= 4 {
-                m.colon
+            let inner = m.colon
+                & (((m.hex_colon << 1) | prev_hex_colon as u64) & ((m.hex_colon >> 1) | 1 << 63)
+                    | prev_colon as u64);
+            let mut c = if double != 0 || inner.count_ones() >= 4 {
+                inner
             } else {
                 0
             };
@@ -540,30 +678,123 @@ pub fn scan(t: &Targets, text: &[u8], from: usize, to: usize, mut emit: impl FnM
         }
         prev_word = m.word >> 63 != 0;
         prev_colon = m.colon >> 63 != 0;
+        prev_hex_colon = m.hex_colon >> 63 != 0;
+        prev = m;
         pos += n;
     }
-    if let Some(s) = run_start {
-        // a run to the end of what was read: it ends the text only when the text ends here
-        end_group(t, &w, &mut groups, s, w.limit, &mut emit);
+    if numbers && prev.digit >> 63 != 0 {
+        // a run to the end of a full last block ends at `limit`, as if a non-digit followed
+        number_ends(t, &w, pos, &Masks::default(), &prev, &mut emit);
     }
 }
 
+/// Number-shaped reports for the ends of digit runs in the block at `pos`.
+///
+/// Works on the block and the one before it as one 128-bit window (bit 64 + i is byte
+/// `pos + i`), without a per-run loop: which ends can be a shape's end is decided for all of
+/// them at once with bit operations, from the shapes' group counts and a few group lengths
+/// (dates, times and version numbers mostly stop there), and a lone run needs 9 digits or more.
+/// Only the few ends left are looked at one by one, their groups read back off the masks and
+/// checked exactly. A value this serves is at most 23 bytes of groups, so 64 bytes of
+/// look-back cover everything a report depends on.
 #[inline(always)]
-fn end_group(
+fn number_ends(
     t: &Targets,
     w: &Window,
-    groups: &mut Groups,
-    s: usize,
-    e: usize,
+    pos: usize,
+    m: &Masks,
+    prev: &Masks,
     emit: &mut impl FnMut(usize, u16),
 ) {
-    groups.push(w.text, s, e);
-    // one well-predicted branch: a lone group shorter than 9 digits fits no shape, and the
-    // pair tables refuse most joined ones (dates, times, versions)
-    let f = fit(w.tables, groups.packed);
-    if (f != 0 || groups.packed & 31 >= 9) && w.reports(e) {
-        shapes(t, f, groups.packed, e, emit);
+    let digit = (m.digit as u128) << 64 | prev.digit as u128;
+    let sep = (m.sep as u128) << 64 | prev.sep as u128;
+    let dot = (m.dot as u128) << 64 | prev.dot as u128;
+    let other = !digit;
+    // the first byte of each run (bit 0 may be a run that began earlier: it is never joined)
+    let starts = digit & (other << 1);
+    // adding a run's first bit carries through the run and lands on the byte after it
+    let end_of = |first: u128| digit.wrapping_add(first) & other;
+    // groups joined to the one before (one separator byte, then its last digit), and those
+    // that are the third, fourth or fifth group of their token or later
+    let joined = starts & (sep << 1) & (digit << 2);
+    let third = joined & (end_of(joined) << 1);
+    let fourth = joined & (end_of(third) << 1);
+    let fifth = joined & (end_of(fourth) << 1);
+    // run lengths, read at the byte after the run: at least 3, 4, 5, 6, 9 digits
+    let two = digit & (digit << 1);
+    let three = two & (digit << 2);
+    let four = two & (two << 2);
+    let five = four & (digit << 4);
+    let six = four & (two << 4);
+    let nine = four & (four << 4) & (digit << 8);
+    let (ge3, ge4, ge5, ge6) = (three << 1, four << 1, five << 1, six << 1);
+    // three groups (card 4-6-5, SSN, phone) end with 4 or 5 digits; four (cards 4-4-4-4 and
+    // 4-3-3-3, IPv4) have 3 or 4 digits or a dot before the last group; five: the card tail
+    let three_groups = end_of(third) & ge4 & !ge6;
+    let before_last = (ge3 & !ge5 & other) | dot;
+    let four_groups = end_of(fourth & (before_last << 1));
+    let long_end = (nine << 1) & other;
+    let mut ends = ((three_groups | four_groups | end_of(fifth) | long_end) >> 64) as u64;
+    if let Some(id) = t.phone {
+        // the `+…` and `(415) …` forms: at most 20 bytes from a '+' or '(' to 4 digits or more
+        // and a word boundary (the bare `415-555-2671` form is a shape)
+        let lead = (m.plus_paren as u128) << 64 | prev.plus_paren as u128;
+        let two = lead | (lead << 1);
+        let four = two | (two << 2);
+        let eight = four | (four << 4);
+        let sixteen = eight | (eight << 8);
+        let twenty = sixteen | (sixteen << 4); // bit i: a lead byte in i - 19 ..= i
+        let mut phone = ((ge4 & other & (twenty << 1)) >> 64) as u64 & !m.word;
+        while phone != 0 {
+            let e = pos + phone.trailing_zeros() as usize;
+            phone &= phone - 1;
+            if w.reports(e) {
+                emit(e, id);
+            }
+        }
     }
+    while ends != 0 {
+        let i = ends.trailing_zeros() as usize;
+        ends &= ends - 1;
+        let e = pos + i;
+        if !w.reports(e) {
+            continue;
+        }
+        let packed = groups_before(w.text, pos, digit, sep, 64 + i);
+        let f = fit(w.tables, packed);
+        if f != 0 || packed & 31 >= 9 {
+            shapes(t, w.text, f, packed, e, emit);
+        }
+    }
+}
+
+/// The digit groups of the token ending at window bit `x` (see `number_ends`), newest in the
+/// low bits: 7 bits each, the length (capped at 31) and the separator before it (`SEP_*`, or
+/// `SEP_NONE` for the token's first group). Stops at the first group longer than 6 digits:
+/// every shape wants shorter groups after the newest, so older ones cannot change a fit.
+#[inline(always)]
+fn groups_before(text: &[u8], pos: usize, digit: u128, sep: u128, mut x: usize) -> u64 {
+    let mut packed = 0u64;
+    for k in 0..5 {
+        let before = !digit & ((1u128 << x) - 1);
+        if before == 0 {
+            // the run began before the window: longer than any group a shape has
+            packed |= 31 << (7 * k);
+            break;
+        }
+        let s = 128 - before.leading_zeros() as usize;
+        let len = (x - s).min(31) as u64;
+        let joined = s >= 2 && (digit >> (s - 2)) & 1 != 0 && (sep >> (s - 1)) & 1 != 0;
+        if !joined || len > 6 {
+            packed |= len << (7 * k);
+            break;
+        }
+        // window bit s - 1 is byte pos - 64 + s - 1
+        let code = SEP[text[pos + s - 65] as usize] as u64;
+        packed |= (len | code << 5) << (7 * k);
+        x = s - 1;
+    }
+    packed
 }
 
 #[cfg(test)]
@@ -573,6 +804,171 @@ mod tests {
     use regex_automata::hybrid::dfa::{OverlappingState, DFA};
     use regex_automata::util::syntax;
     use regex_automata::{Anchored, Input, MatchKind};
+
+    /// The scanner as it was before `number_ends`: a state machine over every digit run, kept
+    /// as the reference the bit-parallel one must agree with exactly.
+    mod reference {
+        use super::super::*;
+
+        /// The digit groups of the token in progress, newest in the low bits: 7 bits each, the length
+        /// (capped at 31: every shape here is shorter) and the separator before it (`SEP_*`).
+        #[derive(Clone, Copy)]
+        struct Groups {
+            packed: u64,
+            /// Offset just past the previous group (usize::MAX when none).
+            last_end: usize,
+        }
+
+        impl Default for Groups {
+            fn default() -> Groups {
+                Groups {
+                    packed: 0,
+                    last_end: usize::MAX,
+                }
+            }
+        }
+
+        impl Groups {
+            /// A run of digits at `s..e`.
+            #[inline(always)]
+            fn push(&mut self, text: &[u8], s: usize, e: usize) {
+                let len = (e - s).min(31) as u64;
+                // joined when exactly one separator byte lies between this run and the last; written
+                // without branches: most runs are lone numbers and the branch would mispredict
+                let adjacent = (self.last_end.wrapping_add(1) == s) as u64;
+                let sep = SEP[text[s.saturating_sub(1)] as usize] as u64 * adjacent;
+                let joined =
+                    ((self.packed << 7) | len | (sep << 5)) & ((sep != 0) as u64).wrapping_neg();
+                self.packed = joined | (len & ((sep == 0) as u64).wrapping_neg());
+                self.last_end = e;
+            }
+        }
+
+        pub(super) fn scan(
+            t: &Targets,
+            text: &[u8],
+            from: usize,
+            to: usize,
+            mut emit: impl FnMut(usize, u16),
+        ) {
+            let to = to.min(text.len());
+            if to <= from || !t.any() {
+                return;
+            }
+            let w = Window {
+                text,
+                tables: pair_tables(),
+                lo: from.saturating_sub(LOOKBEHIND),
+                from,
+                to,
+                limit: if to < text.len() { to + 1 } else { to },
+            };
+            let numbers = t.numbers();
+            let mut groups = Groups::default();
+            let mut run_start: Option<usize> = None; // a digit run crossing a block edge
+            let mut ipv6_done = 0usize;
+            let mut prev_word = false; // was the byte before the block a word byte
+            let mut prev_colon = false;
+            let mut pos = w.lo;
+            let mut tail = [0u8; 64];
+            while pos < w.limit {
+                let n = (w.limit - pos).min(64);
+                let m = if n == 64 {
+                    classify64(text[pos..pos + 64].try_into().expect("64 bytes"))
+                } else {
+                    // the last partial block, zero-padded: padding is no digit, colon or letter
+                    tail[..n].copy_from_slice(&text[pos..pos + n]);
+                    tail[n..].fill(0);
+                    classify64(&tail)
+                };
+                if numbers {
+                    let mut d = m.digit;
+                    if let Some(s) = run_start {
+                        let ones = (!d).trailing_zeros() as usize;
+                        if ones == 64 {
+                            pos += n;
+                            prev_word = true;
+                            prev_colon = false;
+                            continue;
+                        }
+                        end_group(t, &w, &mut groups, s, pos + ones, &mut emit);
+                        run_start = None;
+                        d &= !((1u64 << ones) - 1);
+                    }
+                    while d != 0 {
+                        let low = d & d.wrapping_neg();
+                        let s = low.trailing_zeros() as usize;
+                        let sum = d.wrapping_add(low);
+                        if sum & !d == 0 {
+                            // the run reaches the block's last bit
+                            run_start = Some(pos + s);
+                            break;
+                        }
+                        let e = (sum & !d).trailing_zeros() as usize;
+                        end_group(t, &w, &mut groups, pos + s, pos + e, &mut emit);
+                        d &= sum;
+                    }
+                }
+                if let Some(id) = t.ipv6 {
+                    // An address has `::` or seven colons within 39 bytes, so at least four of them in
+                    // one of the (at most two) blocks it touches; the first colon looked at covers its
+                    // whole run. Timestamps (`12:30:45`) mostly never get here.
+                    let double = m.colon & ((m.colon << 1) | prev_colon as u64);
+                    let mut c = if double != 0 || m.colon.count_ones() >= 4 {
+                        m.colon
+                    } else {
+                        0
+                    };
+                    while c != 0 {
+                        let at = pos + c.trailing_zeros() as usize;
+                        c &= c - 1;
+                        if at >= ipv6_done {
+                            ipv6_done = w.ipv6_around(at, id, &mut emit);
+                        }
+                    }
+                }
+                if let Some(id) = t.iban {
+                    // upper case at a word start, followed by upper case: `CC` of `CCdd`
+                    let starts = m.upper & !((m.word << 1) | prev_word as u64);
+                    // bits near the block's end may continue in the next block: let them through
+                    let mut u = starts
+                        & ((m.upper >> 1) | (1 << 63))
+                        & ((m.digit >> 2) | (3 << 62))
+                        & ((m.digit >> 3) | (7 << 61));
+                    while u != 0 {
+                        let at = pos + u.trailing_zeros() as usize;
+                        u &= u - 1;
+                        w.iban_from(at, id, &mut emit);
+                    }
+                }
+                prev_word = m.word >> 63 != 0;
+                prev_colon = m.colon >> 63 != 0;
+                pos += n;
+            }
+            if let Some(s) = run_start {
+                // a run to the end of what was read: it ends the text only when the text ends here
+                end_group(t, &w, &mut groups, s, w.limit, &mut emit);
+            }
+        }
+
+        #[inline(always)]
+        fn end_group(
+            t: &Targets,
+            w: &Window,
+            groups: &mut Groups,
+            s: usize,
+            e: usize,
+            emit: &mut impl FnMut(usize, u16),
+        ) {
+            groups.push(w.text, s, e);
+            // one well-predicted branch: a lone group shorter than 9 digits fits no shape, and the
+            // pair tables refuse most joined ones (dates, times, versions)
+            let f = fit(w.tables, groups.packed);
+            if (f != 0 || groups.packed & 31 >= 9) && w.reports(e) {
+                shapes(t, w.text, f, groups.packed, e, emit);
+            }
+        }
+    }
 
     fn targets() -> Targets {
         Targets::numbered()
@@ -610,9 +1006,54 @@ mod tests {
                 *v = x as u8;
             }
             let (a, s) = (classify64(&b), classify_scalar(&b));
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2
+                let v = unsafe { classify64_avx2(&b) };
+                assert_eq!(
+                    (
+                        v.digit,
+                        v.colon,
+                        v.upper,
+                        v.word,
+                        v.sep,
+                        v.dot,
+                        v.hex_colon,
+                        v.plus_paren
+                    ),
+                    (
+                        s.digit,
+                        s.colon,
+                        s.upper,
+                        s.word,
+                        s.sep,
+                        s.dot,
+                        s.hex_colon,
+                        s.plus_paren
+                    )
+                );
+            }
             assert_eq!(
-                (a.digit, a.colon, a.upper, a.word),
-                (s.digit, s.colon, s.upper, s.word)
+                (
+                    a.digit,
+                    a.colon,
+                    a.upper,
+                    a.word,
+                    a.sep,
+                    a.dot,
+                    a.hex_colon,
+                    a.plus_paren
+                ),
+                (
+                    s.digit,
+                    s.colon,
+                    s.upper,
+                    s.word,
+                    s.sep,
+                    s.dot,
+                    s.hex_colon,
+                    s.plus_paren
+                )
             );
         }
     }
@@ -622,15 +1063,20 @@ mod tests {
         let has = |t: &str, n: &str| names(t).iter().any(|(pre, k)| *k == n && pre == t);
         assert!(has("4111 1111 1111 1111", "card"));
         assert!(has("4111-1111-1111-1111", "card"));
-        assert!(has("4111 1111 1111 1111 123", "card"));
+        assert!(has("4111 1111 1111 1111 128", "card"));
+        // shaped like one, but no card number: stops in the scanner
+        assert!(!has("4111 1111 1111 1111 123", "card"));
         assert!(has("378282246310005", "card"));
         assert!(has("3782 822463 10005", "card"));
-        assert!(has("3056 930 902 590", "card"));
+        assert!(has("4222 222 222 222", "card"));
         assert!(has("123-45-6789", "ssn"));
         assert!(has("123 45 6789", "ssn"));
         assert!(has("021000021", "aba"));
         assert!(has("415-555-2671", "phone"));
         assert!(has("415.555.2671", "phone"));
+        assert!(has("+1 (415) 555-2671", "phone"));
+        assert!(has("(415) 555-2671", "phone"));
+        assert!(has("+442079460958", "phone"));
         assert!(has("192.168.0.1", "ipv4"));
         assert!(has("2001:db8::1", "ipv6"));
         assert!(has("1:2:3:4:5:6:7:8", "ipv6"));
@@ -665,7 +1111,7 @@ mod tests {
     fn windows_report_what_the_whole_scan_reports() {
         let text = b"a 4111 1111 1111 1111, 123-45-6789; 021000021 GB82 WEST 1234 5698 7654 32 fe80::1 10.0.0.1 415.555.2671 x DE89370400440532013000";
         let whole = hits(text);
-        assert!(whole.len() >= 9, "{whole:?}");
+        assert!(whole.len() >= 8, "{whole:?}");
         for cut in 0..=text.len() {
             // a stream that has seen `cut` bytes reports ends up to cut - 1, then the rest
             let mut got = hits_window(&text[..cut], 0, cut.saturating_sub(1));
@@ -726,9 +1172,19 @@ mod tests {
             "[a-zA-Z_:. -]{0,6}",
             Just("4111 1111 1111 1111".to_string()),
             Just("3782 822463 10005".to_string()),
+            Just("4111 1111 1111 1111 128".to_string()),
+            Just("4111-1111 1111-1111".to_string()),
+            Just("4222 222 222 222".to_string()),
+            Just("12 4111 1111 1111 1111".to_string()),
             Just("123-45-6789".to_string()),
             Just("021000021".to_string()),
             Just("415.555.2671".to_string()),
+            Just("+1 (415) 555-2671".to_string()),
+            Just("+1-415-555-2671".to_string()),
+            Just("(415) 555-2671".to_string()),
+            Just("+14155552671".to_string()),
+            Just("+442079460958".to_string()),
+            "[+(]{1,2}[0-9 ().-]{1,18}",
             Just("192.168.0.1".to_string()),
             Just("2001:db8::1".to_string()),
             Just("GB82 WEST 1234 5698 7654 32".to_string()),
@@ -742,6 +1198,74 @@ mod tests {
         let found = oracle(text);
         for want in [(21, 0), (35, 1), (49, 5), (72, 6)] {
             assert!(found.contains(&want), "{want:?} not in {found:?}");
+        }
+    }
+
+    type Reports = Vec<(usize, u16)>;
+
+    /// The scanner and the reference, without phones: the reference has no `+…` form.
+    fn both(text: &[u8], from: usize, to: usize) -> (Reports, Reports) {
+        let (mut new, mut old) = (Vec::new(), Vec::new());
+        let t = Targets {
+            phone: None,
+            ..targets()
+        };
+        scan(&t, text, from, to, |e, id| new.push((e, id)));
+        reference::scan(&t, text, from, to, |e, id| old.push((e, id)));
+        for v in [&mut new, &mut old] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        (new, old)
+    }
+
+    #[test]
+    fn agrees_with_the_reference_on_digit_dense_text() {
+        // long texts: every alignment of tokens against block edges, runs crossing two blocks
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let alphabet = b"0123456789012345678901234567890123456789 - . :xA";
+        for round in 0..300 {
+            let len = 1 + (round * 37) % 700;
+            let text: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let (new, old) = both(&text, 0, text.len());
+            assert_eq!(new, old, "{:?}", String::from_utf8_lossy(&text));
+            let cut = (x as usize) % (text.len() + 1);
+            let (new, old) = both(&text, cut, text.len());
+            assert_eq!(new, old, "from {cut}: {:?}", String::from_utf8_lossy(&text));
+            let (new, old) = both(&text, 0, cut);
+            assert_eq!(new, old, "to {cut}: {:?}", String::from_utf8_lossy(&text));
+        }
+        // IPv6 runs at every offset against block edges, among colons that are not addresses
+        for pad in 0..140 {
+            for value in [
+                "fe80:a167::,",
+                "::1 ",
+                "1:2:3:4:5:6:7:8;",
+                "2001:db8::ff00:42:8329 ",
+            ] {
+                let text = format!("{} {value}\"k\":\"v\",\"t\":\"12:30:45\"", "x".repeat(pad));
+                let (new, old) = both(text.as_bytes(), 0, text.len());
+                assert_eq!(new, old, "{text}");
+                assert!(!new.is_empty(), "{text}");
+            }
+        }
+        // a run to the very end of a full block, and runs longer than the window
+        for text in [
+            "1".repeat(64),
+            "1".repeat(128),
+            format!("{}123-45-6789", "9".repeat(53)),
+            format!("{} 4111 1111 1111 1111", "7".repeat(200)),
+            format!("{}.1.2.3.4", "5".repeat(70)),
+        ] {
+            let (new, old) = both(text.as_bytes(), 0, text.len());
+            assert_eq!(new, old, "{text}");
         }
     }
 
@@ -766,6 +1290,8 @@ mod tests {
                 prop_assert!(reported.contains(&want), "{want:?} missed in {:?}", String::from_utf8_lossy(text));
             }
             // and a stream cut anywhere reports the same
+            let (new, old) = both(text, 0, text.len());
+            prop_assert_eq!(new, old);
             let cut = cut % (text.len() + 1);
             let mut got = hits_window(&text[..cut], 0, cut.saturating_sub(1));
             got.extend(hits_window(text, cut.saturating_sub(1), text.len()));

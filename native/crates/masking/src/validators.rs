@@ -56,10 +56,11 @@ impl Small {
 }
 
 pub fn luhn(v: &[u8]) -> bool {
-    let Some(ds) = Small::digits(v) else {
-        return false;
-    };
-    let ds = ds.as_slice();
+    Small::digits(v).is_some_and(|ds| luhn_digits(ds.as_slice()))
+}
+
+/// Luhn over digit values (0 to 9).
+fn luhn_digits(ds: &[u8]) -> bool {
     if ds.len() < 2 {
         return false;
     }
@@ -108,22 +109,25 @@ fn card_issuer_known(ds: &[u8]) -> bool {
 }
 
 pub fn card(hay: &[u8], s: usize, e: usize) -> bool {
-    if glued_to_digits(hay, s, e, b" -") {
-        return false;
-    }
-    let v = &hay[s..e];
+    !glued_to_digits(hay, s, e, b" -") && card_value(&hay[s..e])
+}
+
+/// The part of `card` that reads only the value: 13 to 19 digits, a known issuer, Luhn.
+pub fn card_value(v: &[u8]) -> bool {
     let Some(ds) = Small::digits(v) else {
         return false;
     };
     let ds = ds.as_slice();
-    (13..=19).contains(&ds.len()) && card_issuer_known(ds) && luhn(v)
+    (13..=19).contains(&ds.len()) && card_issuer_known(ds) && luhn_digits(ds)
 }
 
 pub fn ssn(hay: &[u8], s: usize, e: usize) -> bool {
-    if glued_to_digits(hay, s, e, b" -") {
-        return false;
-    }
-    let Some(ds) = Small::digits(&hay[s..e]) else {
+    !glued_to_digits(hay, s, e, b" -") && ssn_value(&hay[s..e])
+}
+
+/// The part of `ssn` that reads only the value: the area, group and serial rules.
+pub fn ssn_value(v: &[u8]) -> bool {
+    let Some(ds) = Small::digits(v) else {
         return false;
     };
     let ds = ds.as_slice();
@@ -147,14 +151,15 @@ pub fn aba_checksum(ds: &[u8]) -> bool {
 }
 
 pub fn aba(hay: &[u8], s: usize, e: usize) -> bool {
-    if glued_to_digits(hay, s, e, b" -.") {
-        return false;
-    }
-    let Some(ds) = Small::digits(&hay[s..e]) else {
+    !glued_to_digits(hay, s, e, b" -.") && aba_value(&hay[s..e])
+}
+
+/// The part of `aba` that reads only the value: nine digits, the checksum and the prefix.
+pub fn aba_value(v: &[u8]) -> bool {
+    let Some(ds) = Small::digits(v) else {
         return false;
     };
-    let ds = ds.as_slice();
-    aba_checksum(ds)
+    aba_checksum(ds.as_slice())
 }
 
 /// Registry lengths of IBANs by country (SWIFT IBAN registry).
@@ -249,19 +254,28 @@ pub fn iban_checksum(compact: &[u8]) -> bool {
     if compact.len() < 5 {
         return false;
     }
-    let mut rem = 0u32;
+    // reduced only when it grows large: one division every few characters, not one each
+    let mut rem = 0u64;
     for &c in compact[4..].iter().chain(&compact[..4]) {
         match c {
-            b'0'..=b'9' => rem = (rem * 10 + (c - b'0') as u32) % 97,
-            b'A'..=b'Z' => rem = (rem * 100 + (c - b'A' + 10) as u32) % 97,
+            b'0'..=b'9' => rem = rem * 10 + (c - b'0') as u64,
+            b'A'..=b'Z' => rem = rem * 100 + (c - b'A' + 10) as u64,
             _ => return false,
         }
+        if rem >= 1 << 48 {
+            rem %= 97;
+        }
     }
-    rem == 1
+    rem % 97 == 1
 }
 
 pub fn iban(hay: &[u8], s: usize, e: usize) -> bool {
-    let Some(compact) = Small::gather(hay[s..e].iter().copied().filter(|b| *b != b' ')) else {
+    iban_value(&hay[s..e])
+}
+
+/// `iban` reads only the value: the country's length and the mod-97 check, spaces ignored.
+pub fn iban_value(v: &[u8]) -> bool {
+    let Some(compact) = Small::gather(v.iter().copied().filter(|b| *b != b' ')) else {
         return false;
     };
     let compact = compact.as_slice();
