@@ -489,26 +489,28 @@ const signed = (v: number | null): string => (v == null ? '' : `${v >= 0 ? '+' :
 /** The report as plain-text tables. */
 export function formatPostgresReport(r: PostgresBenchReport): string {
   const out: string[] = [];
+  // the endpoint column fits the longest name
+  const w = Math.max(12, ...r.endpoints.map((e) => e.length + 2));
   out.push(
     `PostgreSQL data path (${r.postgres.version}${r.pgbouncer ? `, ${r.pgbouncer.version}` : ''}; ${r.node}, ${r.cpu}, load ${r.loadAverage.join(' ')})`,
   );
   out.push('', `pgbench -S, ${r.config.durationSec} s per run; latency from the per-transaction log`);
   out.push(
-    `${'mode'.padEnd(10)}${'clients'.padStart(8)}  ${'endpoint'.padEnd(12)}${'tps'.padStart(10)}${'× direct'.padStart(10)}${'p50 µs'.padStart(9)}${'p99 µs'.padStart(9)}${'+p50'.padStart(8)}${'+p99'.padStart(8)}${'cpu µs/tx'.padStart(11)}`,
+    `${'mode'.padEnd(10)}${'clients'.padStart(8)}  ${'endpoint'.padEnd(w)}${'tps'.padStart(10)}${'× direct'.padStart(10)}${'p50 µs'.padStart(9)}${'p99 µs'.padStart(9)}${'+p50'.padStart(8)}${'+p99'.padStart(8)}${'cpu µs/tx'.padStart(11)}`,
   );
   for (const x of r.throughput) {
     out.push(
-      `${x.mode.padEnd(10)}${String(x.clients).padStart(8)}  ${x.endpoint.padEnd(12)}${fmt(x.tps).padStart(10)}${fmt(x.tpsRatio, 2).padStart(10)}${fmt(x.p50Us).padStart(9)}${fmt(x.p99Us).padStart(9)}${signed(x.addedP50Us).padStart(8)}${signed(x.addedP99Us).padStart(8)}${fmt(x.cpuUsPerTx, 1).padStart(11)}${x.error ? `  error: ${x.error}` : ''}`,
+      `${x.mode.padEnd(10)}${String(x.clients).padStart(8)}  ${x.endpoint.padEnd(w)}${fmt(x.tps).padStart(10)}${fmt(x.tpsRatio, 2).padStart(10)}${fmt(x.p50Us).padStart(9)}${fmt(x.p99Us).padStart(9)}${signed(x.addedP50Us).padStart(8)}${signed(x.addedP99Us).padStart(8)}${fmt(x.cpuUsPerTx, 1).padStart(11)}${x.error ? `  error: ${x.error}` : ''}`,
     );
   }
   if (r.latency.length > 0) {
     out.push('', `added latency, one client, pgbench -S for ${r.config.latencySec} s (µs)`);
     out.push(
-      `${'mode'.padEnd(10)}${'endpoint'.padEnd(12)}${'p50'.padStart(8)}${'p99'.padStart(8)}${'p99.9'.padStart(8)}${'+p50'.padStart(8)}${'+p99'.padStart(8)}${'cpu µs/tx'.padStart(11)}`,
+      `${'mode'.padEnd(10)}${'endpoint'.padEnd(w)}${'p50'.padStart(8)}${'p99'.padStart(8)}${'p99.9'.padStart(8)}${'+p50'.padStart(8)}${'+p99'.padStart(8)}${'cpu µs/tx'.padStart(11)}`,
     );
     for (const x of r.latency) {
       out.push(
-        `${x.mode.padEnd(10)}${x.endpoint.padEnd(12)}${fmt(x.p50Us).padStart(8)}${fmt(x.p99Us).padStart(8)}${fmt(x.p999Us).padStart(8)}${signed(x.addedP50Us).padStart(8)}${signed(x.addedP99Us).padStart(8)}${fmt(x.cpuUsPerTx, 1).padStart(11)}${x.error ? `  error: ${x.error}` : ''}`,
+        `${x.mode.padEnd(10)}${x.endpoint.padEnd(w)}${fmt(x.p50Us).padStart(8)}${fmt(x.p99Us).padStart(8)}${fmt(x.p999Us).padStart(8)}${signed(x.addedP50Us).padStart(8)}${signed(x.addedP99Us).padStart(8)}${fmt(x.cpuUsPerTx, 1).padStart(11)}${x.error ? `  error: ${x.error}` : ''}`,
       );
     }
   }
@@ -517,10 +519,10 @@ export function formatPostgresReport(r: PostgresBenchReport): string {
       '',
       `bulk read of ${fmt(r.config.bulkRows)} customers rows through psql (median of ${r.config.bulkRuns}, s)`,
     );
-    out.push(`${'kind'.padEnd(8)}${'endpoint'.padEnd(12)}${'seconds'.padStart(9)}${'× direct'.padStart(10)}`);
+    out.push(`${'kind'.padEnd(8)}${'endpoint'.padEnd(w)}${'seconds'.padStart(9)}${'× direct'.padStart(10)}`);
     for (const x of r.bulk) {
       out.push(
-        `${x.kind.padEnd(8)}${x.endpoint.padEnd(12)}${fmt(x.seconds, 3).padStart(9)}${fmt(x.ratio, 2).padStart(10)}${x.error ? `  error: ${x.error}` : ''}`,
+        `${x.kind.padEnd(8)}${x.endpoint.padEnd(w)}${fmt(x.seconds, 3).padStart(9)}${fmt(x.ratio, 2).padStart(10)}${x.error ? `  error: ${x.error}` : ''}`,
       );
     }
   }
