@@ -37,6 +37,25 @@ describe('PgFrameReader', () => {
     }
   });
 
+  it('pushFrames indexes the same messages, contiguous, across any cut', () => {
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const r = new PgFrameReader({ maxMessageLength: 1 << 20 });
+      const out: string[] = [];
+      for (const c of [stream.subarray(0, cut), stream.subarray(cut)]) {
+        const { buf, index } = r.pushFrames(c);
+        let next = index.length > 0 ? (index[1] as number) : 0;
+        for (let i = 0; i < index.length; i += 3) {
+          const start = index[i + 1] as number;
+          const len = index[i + 2] as number;
+          assert.equal(start, next, 'each message starts where the one before it ended');
+          next = start + len;
+          out.push(`${String.fromCharCode(index[i] as number)}:${buf.subarray(start, next).toString('hex')}`);
+        }
+      }
+      assert.deepEqual(out, whole, `cut ${cut}`);
+    }
+  });
+
   it('gives the same messages one byte at a time', () => {
     const bytes = [...stream].map((b) => Buffer.from([b]));
     assert.deepEqual(feed(bytes), whole);

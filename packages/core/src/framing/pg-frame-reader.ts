@@ -9,6 +9,18 @@ export interface PgMessage {
 }
 
 /**
+ * Complete messages as the native framer indexes them, without an object per message:
+ * `index` holds one (code, start, length) triple per message, offsets into `buf`, in order and
+ * contiguous (each message starts where the one before it ends).
+ */
+export interface PgFrames {
+  buf: Buffer;
+  index: Uint32Array;
+}
+
+const NO_FRAMES: PgFrames = { buf: Buffer.alloc(0), index: new Uint32Array(0) };
+
+/**
  * Turns TCP chunks into complete PostgreSQL messages. Framing runs natively, one call per
  * chunk; a split message is kept as a list of pieces and joined once, when complete, so a large
  * message split over many reads costs one copy. A declared length above `maxMessageLength`
@@ -40,9 +52,23 @@ export class PgFrameReader {
 
   /** Feeds a chunk and returns the messages it completes, in order. */
   push(chunk: Buffer): PgMessage[] {
+    const { buf, index } = this.pushFrames(chunk);
+    const out: PgMessage[] = [];
+    for (let i = 0; i + 2 < index.length; i += 3) {
+      const start = index[i + 1] as number;
+      out.push({ code: index[i] as number, bytes: buf.subarray(start, start + (index[i + 2] as number)) });
+    }
+    return out;
+  }
+
+  /**
+   * `push`, returning the framer's index instead of an object per message: for the paths that
+   * handle messages by the thousand (result rows), where only some messages need a `Buffer`.
+   */
+  pushFrames(chunk: Buffer): PgFrames {
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
-    if (this.#pendingBytes < this.#needed) return [];
+    if (this.#pendingBytes < this.#needed) return NO_FRAMES;
     let buf = this.#pending.length === 1 ? chunk : Buffer.concat(this.#pending, this.#pendingBytes);
     let r: ReturnType<typeof framePgMessages>;
     try {
@@ -52,17 +78,12 @@ export class PgFrameReader {
       const kind = message.includes('above the limit') ? Errors.MESSAGE_TOO_LARGE : Errors.PROTOCOL_VIOLATION;
       throw new TollgateError(kind, message, { cause: err });
     }
-    const out: PgMessage[] = [];
-    const f = r.frames;
-    for (let i = 0; i + 2 < f.length; i += 3) {
-      const start = f[i + 1] as number;
-      out.push({ code: f[i] as number, bytes: buf.subarray(start, start + (f[i + 2] as number)) });
-    }
+    const frames: PgFrames = { buf, index: r.frames };
     // start-up framing stops after one message: the rest stays buffered until endStartup()
     buf = buf.subarray(r.consumed);
     this.#needed = r.needed;
     this.#pending = buf.length > 0 ? [buf] : [];
     this.#pendingBytes = buf.length;
-    return out;
+    return frames;
   }
 }

@@ -3,7 +3,7 @@ import {
   type Masker,
   type MaskingProfile,
   PgFrameReader,
-  type PgMessage,
+  type PgFrames,
   type RowPlan,
 } from '@tollgate/core';
 import {
@@ -108,7 +108,7 @@ export class ResultStream {
   readonly #tableOf = (oid: number): string | undefined => this.#tables?.name(oid);
   #onResume: (out: Buffer[] | Error) => void = () => {};
   /** Messages waiting for a table-name lookup (copies: the frame buffer is reused). */
-  #held: PgMessage[] | undefined;
+  #held: PgFrames[] | undefined;
   #waitedFor: readonly FieldDescription[] | undefined;
   transactionStatus: TransactionStatus = 'I';
 
@@ -155,52 +155,56 @@ export class ResultStream {
 
   /** Feeds target bytes; returns what to send the client, in order. */
   push(chunk: Buffer): Buffer[] {
-    const msgs = this.#reader.push(chunk);
+    const frames = this.#reader.pushFrames(chunk);
     if (this.#held) {
-      for (const m of msgs) this.#held.push({ code: m.code, bytes: Buffer.from(m.bytes) });
+      holdFrom(this.#held, frames, 0);
       return [];
     }
-    return this.#process(msgs);
+    return this.#process(frames);
   }
 
-  #process(msgs: readonly PgMessage[]): Buffer[] {
+  /** Handles framed messages in order; DataRows and COPY data by the run, without a Buffer each. */
+  #process({ buf, index }: PgFrames): Buffer[] {
     const out: Buffer[] = [];
     let runStart = -1;
     let runEnd = 0;
-    let runAb: ArrayBufferLike | undefined;
+    let runCount = 0;
     let runCode = 0;
     const flushRows = () => {
-      if (runStart < 0 || !runAb) return;
-      const run = Buffer.from(runAb, runStart, runEnd - runStart);
-      out.push(runCode === D ? this.#maskRows(run) : this.#maskCopyRun(run));
+      if (runStart < 0) return;
+      const run = buf.subarray(runStart, runEnd);
+      out.push(runCode === D ? this.#maskRows(run, runCount) : this.#maskCopyRun(run));
       runStart = -1;
     };
-    for (let i = 0; i < msgs.length; i++) {
-      const m = msgs[i] as PgMessage;
-      const b = m.bytes;
-      // DataRows (and COPY OUT data) arrive in runs that are contiguous in the frame buffer:
-      // mask each run in one native call.
-      const code = m.code === D && !this.#copyOut ? D : m.code === COPY_DATA && this.#copyOut ? COPY_DATA : 0;
+    for (let i = 0; i < index.length; i += 3) {
+      const mcode = index[i] as number;
+      const start = index[i + 1] as number;
+      const len = index[i + 2] as number;
+      // DataRows (and COPY OUT data) come in runs, contiguous in the frame buffer: mask each
+      // run in one native call.
+      const code = mcode === D && !this.#copyOut ? D : mcode === COPY_DATA && this.#copyOut ? COPY_DATA : 0;
       if (code !== 0) {
-        if (runStart >= 0 && runCode === code && runAb === b.buffer && runEnd === b.byteOffset) {
-          runEnd += b.length;
+        if (runStart >= 0 && runCode === code && runEnd === start) {
+          runEnd += len;
+          runCount++;
           continue;
         }
         flushRows();
         const wait = code === D ? this.#tableWait() : undefined;
         if (wait) {
-          this.#held = msgs.slice(i).map((h) => ({ code: h.code, bytes: Buffer.from(h.bytes) }));
+          this.#held = [];
+          holdFrom(this.#held, { buf, index }, i);
           void wait.then(() => this.#resume());
           return out;
         }
-        runAb = b.buffer;
-        runStart = b.byteOffset;
-        runEnd = b.byteOffset + b.length;
+        runStart = start;
+        runEnd = start + len;
+        runCount = 1;
         runCode = code;
         continue;
       }
       flushRows();
-      out.push(this.#message(m.code, b));
+      out.push(this.#message(mcode, buf.subarray(start, start + len)));
     }
     flushRows();
     return out;
@@ -225,7 +229,7 @@ export class ResultStream {
     this.#held = undefined;
     let out: Buffer[] | Error;
     try {
-      out = this.#process(held);
+      out = this.#process(joinFrames(held));
     } catch (err) {
       out = err as Error;
     }
@@ -267,13 +271,8 @@ export class ResultStream {
     return Buffer.concat(out);
   }
 
-  #maskRows(rows: Buffer): Buffer {
+  #maskRows(rows: Buffer, count: number): Buffer {
     const run = this.#currentRun();
-    let count = 0;
-    for (let i = 0; i < rows.length; ) {
-      count++;
-      i += 1 + rows.readInt32BE(i + 1);
-    }
     const p = this.#currentPlan(run);
     if (run) {
       run.rows += count;
@@ -464,7 +463,7 @@ export class ResultStream {
       }
       default:
         // Notice, Notification, CopyInResponse: passed on as they are.
-        if (code === D) return this.#maskRows(b);
+        if (code === D) return this.#maskRows(b, 1);
         return b;
     }
   }
@@ -517,4 +516,36 @@ function captureOf(run: StatementRun): RowCapture | undefined {
   if (!limit) return undefined;
   run.capture ??= new RowCapture(limit);
   return run.capture.full ? undefined : run.capture;
+}
+
+/**
+ * Appends a copy of the messages of `f` from the `from`-th on to `held` (the frame buffer is
+ * the socket's and may be reused once this read is handled).
+ */
+function holdFrom(held: PgFrames[], f: PgFrames, fromTriple: number): void {
+  const ix = f.index;
+  if (fromTriple >= ix.length) return;
+  const start = ix[fromTriple + 1] as number;
+  const last = ix.length - 3;
+  const end = (ix[last + 1] as number) + (ix[last + 2] as number);
+  const index = ix.slice(fromTriple);
+  for (let k = 1; k < index.length; k += 3) index[k] = (index[k] as number) - start;
+  held.push({ buf: Buffer.from(f.buf.subarray(start, end)), index });
+}
+
+/** One `PgFrames` for several, in order. */
+function joinFrames(all: readonly PgFrames[]): PgFrames {
+  if (all.length === 1) return all[0] as PgFrames;
+  const index = new Uint32Array(all.reduce((n, f) => n + f.index.length, 0));
+  let at = 0;
+  let base = 0;
+  for (const f of all) {
+    for (let k = 0; k < f.index.length; k += 3) {
+      index[at++] = f.index[k] as number;
+      index[at++] = (f.index[k + 1] as number) + base;
+      index[at++] = f.index[k + 2] as number;
+    }
+    base += f.buf.length;
+  }
+  return { buf: Buffer.concat(all.map((f) => f.buf)), index };
 }
