@@ -116,7 +116,7 @@ export async function runMaskingBench(options: { mb: number; iterations?: number
     jsMask(input);
   });
   add(
-    'PG framing, DataRow-heavy (64 KiB TCP-like cuts)',
+    'PG framing, PgFrameReader.push (object per message)',
     rows.buf.length,
     () => {
       // cuts fall inside messages, as TCP reads do: the reader carries the tails
@@ -126,7 +126,16 @@ export async function runMaskingBench(options: { mb: number; iterations?: number
     rows.messages,
   );
   add(
-    'PG framing, native index only (64 KiB TCP-like cuts)',
+    'PG framing, PgFrameReader.pushFrames (index, no objects)',
+    rows.buf.length,
+    () => {
+      const reader = new PgFrameReader({ maxMessageLength: 1 << 20 });
+      for (let i = 0; i < rows.buf.length; i += CHUNK) reader.pushFrames(rows.buf.subarray(i, i + CHUNK));
+    },
+    rows.messages,
+  );
+  add(
+    'PG framing, framePgMessages alone (offset carry)',
     rows.buf.length,
     () => {
       // the native call alone: one boundary index per chunk, the tail carried by offset
