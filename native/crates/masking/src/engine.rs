@@ -7,7 +7,11 @@
 //! 2. For each hit, a reverse DFA of the exact pattern, anchored at the end, walks back at
 //!    most `max_len` bytes and yields every start; the leftmost start whose validator accepts wins.
 //!    Small patterns get a fully built DFA (a table walk per byte, nothing per call); the rest a
-//!    lazy DFA that builds its states as it meets them.
+//!    lazy DFA that builds its states as it meets them. The built-in entities most common in
+//!    table data (cards, SSNs, IBANs, phones, emails, IPv4) first ask a native finder
+//!    (`starts.rs`) that reads the start off the text's shape, and walk only when it cannot
+//!    tell; where the token scanner already ran the value-only validator checks on that very
+//!    value, only the context checks run again.
 //! 3. Candidates are resolved greedily by (start, longest, entity priority) into
 //!    non-overlapping replacements.
 //!
@@ -28,6 +32,7 @@ use regex_automata::{Anchored, Input, MatchKind};
 use crate::entities::{CustomSpec, Definition, Finder, ValueSpan};
 use crate::hs;
 use crate::redact::{redact, Style};
+use crate::starts::{self, Starts};
 use crate::tokens::{self, Targets};
 use crate::validators;
 
@@ -52,6 +57,10 @@ struct Compiled {
     def: Definition,
     style: Style,
     reverse: Option<Backward>,
+    /// A native start finder, for built-in entities with their built-in exact pattern.
+    native: Option<starts::Kind>,
+    /// The `full` style's replacement, written once.
+    full: Vec<u8>,
 }
 
 /// The exact pattern, reversed, for start recovery.
@@ -137,7 +146,8 @@ pub struct Scratch {
     hs: hs::Scratch,
     caches: Vec<Option<Cache>>,
     hits: Vec<(usize, u16)>,
-    /// One window's hits, `end << 16 | entity`: one integer sorts faster than a pair.
+    /// One window's hits, `end << 16 | checked << 8 | entity` (`checked`: see
+    /// `tokens::scan_checked`): one integer sorts faster than a pair.
     window: Vec<u64>,
     starts: Vec<usize>,
 }
@@ -233,10 +243,34 @@ impl Engine {
                     ConfigError(format!("entity '{}': {err}", e.definition.name))
                 })?),
             };
+            // the finders' answers are facts about the built-in pattern and validator
+            let d = &e.definition;
+            let native = starts::Kind::of(&d.name).filter(|_| {
+                let addr = |v: Option<crate::entities::Validator>| v.map(|f| f as usize);
+                crate::entities::builtin(&d.name).is_some_and(|b| {
+                    b.exact == d.exact
+                        && b.finder == d.finder
+                        && addr(b.validator) == addr(d.validator)
+                        && d.value == ValueSpan::Whole
+                        && d.right_guard.is_none()
+                        && d.extend.is_none()
+                })
+            });
+            let mut full = Vec::new();
+            redact(
+                Style::Full,
+                &e.definition.name,
+                e.definition.normalize,
+                &[],
+                &[],
+                &mut full,
+            );
             compiled.push(Compiled {
+                full,
                 def: e.definition,
                 style: e.style,
                 reverse,
+                native,
             });
         }
         let max_len = compiled.iter().map(|c| c.def.max_len).max().unwrap_or(1);
@@ -372,7 +406,9 @@ impl Engine {
     }
 
     /// Finds the value ending at `e` for entity `i`; `hay` is the text it lives in and `lo`
-    /// the first byte the value may start at. Positions are relative to `hay`.
+    /// the first byte the value may start at. Positions are relative to `hay`. `checked`: the
+    /// length of the value ending at `e` that passed the value-only part of the validator (the
+    /// token scanner's checks), or 0.
     fn confirm(
         &self,
         scratch: &mut Scratch,
@@ -380,6 +416,7 @@ impl Engine {
         lo: usize,
         i: usize,
         e: usize,
+        checked: usize,
     ) -> Option<Found> {
         let c = &self.entities[i];
         if let Some(guard) = c.def.right_guard {
@@ -388,6 +425,40 @@ impl Engine {
             }
         }
         let lo = lo.max(e.saturating_sub(c.def.max_len));
+        if let Some(kind) = c.native {
+            let valid = |s: usize| c.def.validator.is_none_or(|v| v(hay, s, e));
+            let found = |s: usize| Found {
+                start: s,
+                end: e,
+                entity: i as u16,
+            };
+            match kind.starts(hay, lo, e) {
+                Starts::None => return None,
+                Starts::Only(s) => {
+                    let ok = match kind.context_only(hay, s, e) {
+                        Some(ok) if checked == e - s => ok,
+                        _ => valid(s),
+                    };
+                    return ok.then(|| found(s));
+                }
+                Starts::First(s) if valid(s) => return Some(found(s)),
+                Starts::First(_) | Starts::Unknown => {}
+            }
+        }
+        self.confirm_walk(scratch, hay, lo, i, e)
+    }
+
+    /// `confirm` by walking back from `e` with the reverse DFA (`lo` already bounded by the
+    /// entity's longest value, the right guard already passed).
+    fn confirm_walk(
+        &self,
+        scratch: &mut Scratch,
+        hay: &[u8],
+        lo: usize,
+        i: usize,
+        e: usize,
+    ) -> Option<Found> {
+        let c = &self.entities[i];
         let starts = &mut scratch.starts;
         starts.clear();
         match (&c.reverse, c.def.finder) {
@@ -560,14 +631,17 @@ impl Engine {
                 !mine
             });
             if self.tokens.any() {
-                tokens::scan(&self.tokens, text, w0, w1, |end, id| {
-                    window.push((end as u64) << 16 | id as u64)
+                tokens::scan_checked(&self.tokens, text, w0, w1, |end, packed| {
+                    window.push((end as u64) << 16 | packed as u64)
                 });
             }
-            window.sort_unstable();
+            // nearly sorted already (in end order per source, a block at a time): the stable
+            // sort merges those runs instead of partitioning
+            window.sort();
             window.dedup();
             for &packed in window.iter() {
-                let (e, ent) = ((packed >> 16) as usize, packed as u16);
+                let (e, ent) = ((packed >> 16) as usize, packed as u16 & 0xff);
+                let checked = (packed >> 8) as usize & 0xff;
                 if ent as usize >= self.entities.len() {
                     continue;
                 }
@@ -586,7 +660,7 @@ impl Engine {
                     Ok(None) => continue,
                     Err(end) => end, // the segment ends the value
                 };
-                if let Some(f) = self.confirm(scratch, hay, 0, ent as usize, e) {
+                if let Some(f) = self.confirm(scratch, hay, 0, ent as usize, e, checked) {
                     found.push(Found {
                         start: f.start + seg.start,
                         end: f.end + seg.start,
@@ -648,18 +722,23 @@ impl Engine {
     /// priority). Candidates starting at or after `cut` are returned untouched as pending; an
     /// accepted one that crosses `cut` moves the cut back to its start.
     fn resolve(&self, mut cands: Vec<Found>, cut: usize) -> (Vec<Found>, Vec<Found>, usize) {
-        cands.sort_unstable_by_key(|f| {
+        // found in end order, so nearly in start order: the stable sort merges runs (the key
+        // is total, so any sort gives this order)
+        cands.sort_by_key(|f| {
             (
                 f.start,
                 Reverse(f.end),
                 self.entities[f.entity as usize].def.priority,
+                f.entity,
             )
         });
-        let mut accepted = Vec::new();
+        // the accepted ones are compacted in place, to the front
+        let mut kept = 0usize;
         let mut last_end = 0usize;
         let mut cut = cut;
         let mut split = cands.len();
-        for (k, f) in cands.iter().enumerate() {
+        for k in 0..cands.len() {
+            let f = cands[k];
             if f.start >= cut {
                 split = k;
                 break;
@@ -672,17 +751,22 @@ impl Engine {
                 split = k;
                 break;
             }
-            accepted.push(*f);
+            cands[kept] = f;
+            kept += 1;
             last_end = f.end;
         }
         let pending = cands.split_off(split);
-        (accepted, pending, cut)
+        cands.truncate(kept);
+        (cands, pending, cut)
     }
 
-    /// Copies `src[from..to]` (positions relative to `src`) to `out`, replacing accepted spans.
+    /// Copies `src[from..to]` (positions relative to `src`) to `out`, replacing accepted spans
+    /// (positions relative to `src` plus `shift`).
+    #[allow(clippy::too_many_arguments)]
     fn emit(
         &self,
         src: &[u8],
+        shift: usize,
         from: usize,
         to: usize,
         accepted: &[Found],
@@ -691,17 +775,22 @@ impl Engine {
     ) {
         let mut pos = from;
         for f in accepted {
-            out.extend_from_slice(&src[pos..f.start]);
-            self.replace(f.entity as usize, &src[f.start..f.end], out);
+            let (start, end) = (f.start - shift, f.end - shift);
+            out.extend_from_slice(&src[pos..start]);
+            self.replace(f.entity as usize, &src[start..end], out);
             counts[f.entity as usize] += 1;
-            pos = f.end;
+            pos = end;
         }
         out.extend_from_slice(&src[pos..to]);
     }
 
     fn replace(&self, entity: usize, value: &[u8], out: &mut Vec<u8>) {
         let c = &self.entities[entity];
-        redact(c.style, &c.def.name, c.def.normalize, &self.key, value, out);
+        if c.style == Style::Full {
+            out.extend_from_slice(&c.full);
+        } else {
+            redact(c.style, &c.def.name, c.def.normalize, &self.key, value, out);
+        }
     }
 
     /// Masks one whole buffer. `counts` (one slot per entity) is incremented.
@@ -714,7 +803,7 @@ impl Engine {
         let found = self.detect(scratch, input)?;
         let grow: usize = found.len() * 24;
         let mut out = Vec::with_capacity(input.len() + grow);
-        self.emit(input, 0, input.len(), &found, &mut out, counts);
+        self.emit(input, 0, 0, input.len(), &found, &mut out, counts);
         Ok(out)
     }
 
@@ -738,8 +827,10 @@ impl Engine {
             ));
         }
         // Gather the fields to scan into one text, separated by NUL, scanned in one call.
-        let mut text = Vec::new();
+        let mut text = Vec::with_capacity(chunk.len());
         let mut segments = Vec::new();
+        // per DataRow: the end of its segments and whether a column of it is redacted whole
+        let mut rows: Vec<(usize, bool)> = Vec::new();
         let mut touched_rows = 0usize;
         for f in frames.iter().filter(|f| f.code == b'D') {
             let mut row_touched = false;
@@ -767,6 +858,7 @@ impl Engine {
             }
             fields.finish().map_err(|e| e.to_string())?;
             touched_rows += row_touched as usize;
+            rows.push((segments.len(), row_touched));
         }
         let found = if segments.is_empty() {
             Vec::new()
@@ -776,27 +868,32 @@ impl Engine {
         if found.is_empty() && touched_rows == 0 {
             return Ok(chunk.to_vec());
         }
+        // Unchanged bytes are copied in runs as long as possible: `copied` is how far the chunk
+        // has been written out; only changed fields (and their rows' lengths) are written anew.
         let mut out = Vec::with_capacity(chunk.len() + found.len() * 24);
+        let mut copied = 0usize;
         let mut fi = 0usize; // next found
         let mut si = 0usize; // next segment
-        let mut local = Vec::new();
-        for f in &frames {
-            if f.code != b'D' {
-                out.extend_from_slice(&chunk[f.start..f.start + f.len]);
+        for (f, &(seg_end, touched)) in frames.iter().filter(|f| f.code == b'D').zip(&rows) {
+            let changed = touched
+                || (si < seg_end
+                    && fi < found.len()
+                    && found[fi].start < segments[seg_end - 1].end);
+            if !changed {
+                si = seg_end;
                 continue;
             }
+            out.extend_from_slice(&chunk[copied..f.start]);
             let row_start = out.len();
-            out.extend_from_slice(&chunk[f.start..f.start + 7]); // code, length (patched below), count
+            copied = f.start;
             let fields = tollgate_framing::DataRowFields::new(chunk, f.start, f.len)
                 .map_err(|e| e.to_string())?;
             for (col, field) in fields.enumerate() {
                 let field = field.map_err(|e| e.to_string())?;
                 let tollgate_framing::Field::Value { start, end } = field else {
-                    out.extend_from_slice(&(-1i32).to_be_bytes());
                     continue;
                 };
                 let value = &chunk[start..end];
-                local.clear();
                 match plan.action(col) {
                     ColumnAction::Scan(_) if end > start => {
                         let seg = segments[si];
@@ -805,31 +902,42 @@ impl Engine {
                         while fi < found.len() && found[fi].start < seg.end {
                             fi += 1;
                         }
-                        let spans: Vec<Found> = found[first..fi]
-                            .iter()
-                            .map(|x| Found {
-                                start: x.start - seg.start,
-                                end: x.end - seg.start,
-                                entity: x.entity,
-                            })
-                            .collect();
-                        self.emit(value, 0, value.len(), &spans, &mut local, counts);
+                        if first == fi {
+                            continue;
+                        }
+                        // the field's length (4 bytes before its value) is written anew
+                        out.extend_from_slice(&chunk[copied..start - 4]);
+                        let at = out.len();
+                        out.extend_from_slice(&[0; 4]);
+                        let spans = &found[first..fi];
+                        self.emit(value, seg.start, 0, value.len(), spans, &mut out, counts);
+                        let len = (out.len() - at - 4) as i32;
+                        out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+                        copied = end;
                     }
                     ColumnAction::Redact(entity) => {
-                        self.replace(entity as usize, value, &mut local);
+                        out.extend_from_slice(&chunk[copied..start - 4]);
+                        let at = out.len();
+                        out.extend_from_slice(&[0; 4]);
+                        self.replace(entity as usize, value, &mut out);
                         counts[entity as usize] += 1;
+                        let len = (out.len() - at - 4) as i32;
+                        out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+                        copied = end;
                     }
-                    _ => local.extend_from_slice(value),
+                    _ => {}
                 }
-                out.extend_from_slice(&(local.len() as i32).to_be_bytes());
-                out.extend_from_slice(&local);
             }
+            let row_end = f.start + f.len;
+            out.extend_from_slice(&chunk[copied..row_end]);
+            copied = row_end;
             let len = out.len() - row_start - 1;
             if len > i32::MAX as usize {
                 return Err("a masked DataRow would exceed the protocol's message size".into());
             }
             out[row_start + 1..row_start + 5].copy_from_slice(&(len as i32).to_be_bytes());
         }
+        out.extend_from_slice(&chunk[copied..]);
         Ok(out)
     }
 }
@@ -1027,9 +1135,14 @@ impl MaskStream {
             // see the same bytes and context as a whole-buffer scan would
             let lo = e.saturating_sub(engine.entities[ent as usize].def.max_len);
             debug_assert!(lo >= self.base || self.base == 0);
-            if let Some(f) =
-                engine.confirm(&mut self.scratch, &self.buf, 0, ent as usize, e - self.base)
-            {
+            if let Some(f) = engine.confirm(
+                &mut self.scratch,
+                &self.buf,
+                0,
+                ent as usize,
+                e - self.base,
+                0,
+            ) {
                 self.pending.push(Found {
                     start: f.start + self.base,
                     end: f.end + self.base,
@@ -1049,19 +1162,12 @@ impl MaskStream {
         self.pending = pending;
         let cut = cut.max(self.emitted);
         if cut > self.emitted {
-            let rel: Vec<Found> = accepted
-                .iter()
-                .map(|f| Found {
-                    start: f.start - self.base,
-                    end: f.end - self.base,
-                    entity: f.entity,
-                })
-                .collect();
             engine.emit(
                 &self.buf,
+                self.base,
                 self.emitted - self.base,
                 cut - self.base,
-                &rel,
+                &accepted,
                 out,
                 &mut self.counts,
             );

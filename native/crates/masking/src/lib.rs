@@ -5,6 +5,7 @@ pub mod engine;
 pub mod entities;
 pub mod hs;
 pub mod redact;
+mod starts;
 pub mod tokens;
 pub mod validators;
 

@@ -418,27 +418,35 @@ fn shapes(
     if let Some(id) = t.card {
         // a run of 13 to 19 digits is no card shape's last group; a shape starts at its
         // oldest group
-        let ok = if (13..=19).contains(&l0) {
-            validators::card_value(&text[e - l0..e])
-        } else {
-            [
-                (CARD_4444, 4),
-                (CARD_4444_TAIL, 5),
-                (CARD_465, 3),
-                (CARD_4333, 4),
-            ]
-            .into_iter()
-            .any(|(bit, n)| {
-                fit & bit != 0 && validators::card_value(&text[e - token_len(packed, n)..e])
-            })
-        };
+        if (13..=19).contains(&l0) {
+            if validators::card_value(&text[e - l0..e]) {
+                emit(e, checked(id, l0));
+            }
+            return shapes_rest(t, text, fit, e, emit);
+        }
+        let ok = [
+            (CARD_4444, 4),
+            (CARD_4444_TAIL, 5),
+            (CARD_465, 3),
+            (CARD_4333, 4),
+        ]
+        .into_iter()
+        .any(|(bit, n)| {
+            fit & bit != 0 && validators::card_value(&text[e - token_len(packed, n)..e])
+        });
         if ok {
             emit(e, id);
         }
     }
+    shapes_rest(t, text, fit, e, emit)
+}
+
+/// The shapes after the card's: SSN, phone, IPv4.
+#[inline(always)]
+fn shapes_rest(t: &Targets, text: &[u8], fit: u8, e: usize, emit: &mut impl FnMut(usize, u16)) {
     if let (Some(id), true) = (t.ssn, fit & SSN_SHAPE != 0) {
         if validators::ssn_value(&text[e - 11..e]) {
-            emit(e, id);
+            emit(e, checked(id, 11));
         }
     }
     for (bits, id) in [(PHONE_SHAPE, t.phone), (IPV4_SHAPE, t.ipv4)] {
@@ -532,7 +540,7 @@ impl Window<'_> {
             j += 1;
         }
         if (15..=34).contains(&(j - i)) && self.reports(j) && validators::iban_value(&text[i..j]) {
-            emit(j, id);
+            emit(j, checked(id, j - i));
         }
         // grouped: ( [A-Z0-9]{4}){2,7} then ( [A-Z0-9]{1,4})?
         let mut p = i + 4;
@@ -568,7 +576,28 @@ impl Window<'_> {
 /// Reads `text[from - LOOKBEHIND .. to + 1]` (clipped to the text): the byte at `to`, when the
 /// text has it, tells whether a value ends at `to`; `to == text.len()` means the text ends
 /// there (the end of a stream or a buffer). Reports are in no particular order and may repeat.
-pub fn scan(t: &Targets, text: &[u8], from: usize, to: usize, emit: impl FnMut(usize, u16)) {
+pub fn scan(t: &Targets, text: &[u8], from: usize, to: usize, mut emit: impl FnMut(usize, u16)) {
+    scan_checked(t, text, from, to, |e, packed| emit(e, packed & 0xff))
+}
+
+/// An entity id with the length of the value ending at the reported end whose value-only
+/// validator checks passed (see `shapes`): `id | len << 8`.
+#[inline(always)]
+fn checked(id: u16, len: usize) -> u16 {
+    debug_assert!(id < 256 && len < 256);
+    id | (len as u16) << 8
+}
+
+/// `scan`, with each report's id in the low byte and, in the high byte, the length of the value
+/// ending there that already passed the value-only part of its validator (0: none did, or not
+/// checked): a start recovered natively at that distance needs only the context checks.
+pub(crate) fn scan_checked(
+    t: &Targets,
+    text: &[u8],
+    from: usize,
+    to: usize,
+    emit: impl FnMut(usize, u16),
+) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2")
         && std::is_x86_feature_detected!("bmi1")
@@ -851,6 +880,8 @@ mod tests {
             to: usize,
             mut emit: impl FnMut(usize, u16),
         ) {
+            // ids only, like `scan` (shapes also pass on what they checked)
+            let mut emit = |e: usize, packed: u16| emit(e, packed & 0xff);
             let to = to.min(text.len());
             if to <= from || !t.any() {
                 return;

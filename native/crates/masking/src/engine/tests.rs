@@ -465,3 +465,105 @@ fn a_large_buffer_is_masked_window_by_window_like_a_stream() {
     let per: Vec<u32> = one.iter().map(|c| c * samples).collect();
     assert_eq!(counts, per);
 }
+
+fn finder_piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("4111111111111111".to_string()),
+        Just("4000000001047366".to_string()),
+        Just("378282246310005".to_string()),
+        Just("123-45-6789".to_string()),
+        Just("078 05 1120".to_string()),
+        Just("DE89370400440532013000".to_string()),
+        Just("DE71370479632654435761".to_string()),
+        Just("GB82 WEST 1234 5698 7654 32".to_string()),
+        Just("+1-202-555-0001".to_string()),
+        Just("+1 (415) 555-2671".to_string()),
+        Just("+14155552671".to_string()),
+        Just("(415) 555-2671".to_string()),
+        Just("415.555.2671".to_string()),
+        Just("(415)555-2671".to_string()),
+        Just("+00\n1001\t+1-202-555-1000".to_string()),
+        Just("+1 415-555-2671".to_string()),
+        Just("(415) 555 2671".to_string()),
+        Just("bob.smith@example.com".to_string()),
+        Just("a@b.co".to_string()),
+        Just("10.1.2.3".to_string()),
+        Just("255.255.255.0".to_string()),
+        Just("1.256.3.04".to_string()),
+        Just("v1.2.3.4.5".to_string()),
+        Just("x-1@mail-1.example.co.uk".to_string()),
+        "[0-9]{1,20}",
+        "[0-9]{1,3}[.]",
+        "[A-Z0-9]{1,8}",
+        "[ -]{1,2}",
+        "[a-z0-9.@_+()%-]{0,10}",
+        "[\t\n x0+(@._A-Z-]{0,3}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// The native start finders answer what the reverse walk answers, at every end.
+    #[test]
+    fn native_starts_agree_with_the_reverse_walk(
+        pieces in proptest::collection::vec(finder_piece(), 1..12),
+    ) {
+        let input = pieces.concat();
+        let hay = input.as_bytes();
+        let e = engine(Style::Full);
+        let mut scratch = e.new_scratch();
+        for (i, c) in e.entities.iter().enumerate() {
+            if c.native.is_none() {
+                continue;
+            }
+            for end in 0..=hay.len() {
+                let lo = end.saturating_sub(c.def.max_len);
+                let native = e.confirm(&mut scratch, hay, 0, i, end, 0);
+                let walk = e.confirm_walk(&mut scratch, hay, lo, i, end);
+                prop_assert_eq!(native, walk, "{} ending at {} in {:?}", c.def.name, end, input);
+            }
+        }
+        // and with the token scanner's checks, as a whole-buffer scan passes them on
+        let mut reports = Vec::new();
+        tokens::scan_checked(&e.tokens, hay, 0, hay.len(), |end, packed| reports.push((end, packed)));
+        for (end, packed) in reports {
+            let (i, checked) = ((packed & 0xff) as usize, (packed >> 8) as usize);
+            let lo = end.saturating_sub(e.entities[i].def.max_len);
+            let native = e.confirm(&mut scratch, hay, 0, i, end, checked);
+            let walk = e.confirm_walk(&mut scratch, hay, lo, i, end);
+            prop_assert_eq!(native, walk, "{} ending at {} ({}) in {:?}", e.entities[i].def.name, end, checked, input);
+        }
+    }
+}
+
+#[test]
+fn native_finders_cover_the_builtins_only() {
+    let e = engine(Style::Full);
+    let native: Vec<&str> = e
+        .entities
+        .iter()
+        .filter(|c| c.native.is_some())
+        .map(|c| c.def.name.as_str())
+        .collect();
+    assert_eq!(native, ["card", "ssn", "iban", "email", "phone", "ipv4"]);
+    let custom = CustomSpec {
+        name: "cardish".into(),
+        pattern: Some(r"\d{16}".into()),
+        ..Default::default()
+    };
+    let list = Engine::configure(&[], &|_| Style::Full, &[(custom, Style::Full)]).unwrap();
+    assert!(Engine::new(list, None).unwrap().entities[0]
+        .native
+        .is_none());
+    // a built-in name with another validator walks back as before
+    let mut card = builtin("card").unwrap();
+    card.validator = None;
+    let list = vec![EntityConfig {
+        definition: card,
+        style: Style::Full,
+    }];
+    assert!(Engine::new(list, None).unwrap().entities[0]
+        .native
+        .is_none());
+}
