@@ -62,45 +62,47 @@ function splitPath(p: string): string[] {
   return p === '/' ? [] : p.slice(1).split('/');
 }
 
-/**
- * Wildcard matching over segments, `**` the star: greedy, retrying from the last `**` with one
- * more segment consumed on a mismatch (each other token consumes exactly one segment, so one
- * retry point suffices). O(pattern × path) segment comparisons.
- */
-function matchSegments(pattern: readonly Segment[], path: readonly string[]): boolean {
-  let p = 0;
-  let s = 0;
-  let starP = -1;
-  let starS = 0;
-  while (s < path.length) {
-    const tok = pattern[p];
-    if (tok?.globstar) {
-      starP = p++;
-      starS = s;
-    } else if (tok && matchSegment(tok.chars, Array.from(path[s] as string))) {
-      p++;
-      s++;
-    } else if (starP >= 0) {
-      p = starP + 1;
-      s = ++starS;
-    } else return false;
-  }
-  while (pattern[p]?.globstar) p++;
-  return p === pattern.length;
+/** A path segment matches a pattern segment: `*` any run of characters, `?` one character. */
+function matchSegment(pattern: readonly string[], segment: string): boolean {
+  return wildcard(
+    pattern,
+    Array.from(segment),
+    (c) => c === '*',
+    (c, ch) => c === '?' || c === ch,
+  );
 }
 
-/** The same algorithm within one segment: `*` any run of characters, `?` one character. */
-function matchSegment(pattern: readonly string[], text: readonly string[]): boolean {
+function matchSegments(pattern: readonly Segment[], path: readonly string[]): boolean {
+  return wildcard(
+    pattern,
+    path,
+    (tok) => tok.globstar,
+    (tok, seg) => !tok.globstar && matchSegment(tok.chars, seg),
+  );
+}
+
+/**
+ * Wildcard matching, used twice: over a path's segments (`**` the star) and within a segment
+ * (`*` the star). Greedy, retrying from the last star with one more item consumed on a mismatch
+ * (every other token consumes exactly one item, so one retry point suffices).
+ * O(pattern × text) comparisons.
+ */
+function wildcard<P, T>(
+  pattern: readonly P[],
+  text: readonly T[],
+  isStar: (p: P) => boolean,
+  matchesOne: (p: P, t: T) => boolean,
+): boolean {
   let p = 0;
   let t = 0;
   let starP = -1;
   let starT = 0;
   while (t < text.length) {
-    const c = pattern[p];
-    if (c === '*') {
+    const tok = pattern[p];
+    if (p < pattern.length && isStar(tok as P)) {
       starP = p++;
       starT = t;
-    } else if (c !== undefined && (c === '?' || c === text[t])) {
+    } else if (p < pattern.length && matchesOne(tok as P, text[t] as T)) {
       p++;
       t++;
     } else if (starP >= 0) {
@@ -108,6 +110,6 @@ function matchSegment(pattern: readonly string[], text: readonly string[]): bool
       t = ++starT;
     } else return false;
   }
-  while (pattern[p] === '*') p++;
+  while (p < pattern.length && isStar(pattern[p] as P)) p++;
   return p === pattern.length;
 }
