@@ -6,6 +6,8 @@ pub mod entities;
 pub mod hs;
 pub mod redact;
 mod starts;
+#[cfg(test)]
+mod testing;
 pub mod tokens;
 pub mod validators;
 

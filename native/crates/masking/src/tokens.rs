@@ -1027,14 +1027,11 @@ mod tests {
 
     #[test]
     fn simd_classes_match_the_scalar_ones() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = crate::testing::XorShift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..200 {
             let mut b = [0u8; 64];
             for v in b.iter_mut() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                *v = x as u8;
+                *v = rng.next() as u8;
             }
             let (a, s) = (classify64(&b), classify_scalar(&b));
             #[cfg(target_arch = "x86_64")]
@@ -1253,21 +1250,14 @@ mod tests {
     #[test]
     fn agrees_with_the_reference_on_digit_dense_text() {
         // long texts: every alignment of tokens against block edges, runs crossing two blocks
-        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = crate::testing::XorShift(0x2545_f491_4f6c_dd1d);
         let alphabet = b"0123456789012345678901234567890123456789 - . :xA";
         for round in 0..300 {
             let len = 1 + (round * 37) % 700;
-            let text: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    alphabet[(x % alphabet.len() as u64) as usize]
-                })
-                .collect();
+            let text = rng.text(alphabet, len);
             let (new, old) = both(&text, 0, text.len());
             assert_eq!(new, old, "{:?}", String::from_utf8_lossy(&text));
-            let cut = (x as usize) % (text.len() + 1);
+            let cut = (rng.0 as usize) % (text.len() + 1);
             let (new, old) = both(&text, cut, text.len());
             assert_eq!(new, old, "from {cut}: {:?}", String::from_utf8_lossy(&text));
             let (new, old) = both(&text, 0, cut);
