@@ -84,7 +84,7 @@ export const LOOKUP_EVERY = 2048;
 /** The audit_log columns found through `audit_lookup`, by the `field` they are filed under. */
 const LOOKUP_FIELDS = { session: 'session_id', subject: 'subject', resource: 'resource' } as const;
 
-/** Lookup entries for the records after `?` (all fields in one statement). */
+/** Lookup entries for the records after `@through` (all fields in one statement). */
 const INDEX_LOOKUPS = `INSERT OR IGNORE INTO audit_lookup (field, key, at, seq)
   ${Object.entries(LOOKUP_FIELDS)
     .map(

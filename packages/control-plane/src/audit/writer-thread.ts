@@ -8,7 +8,7 @@
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { Extension, HeadRow } from './backend';
-import { buildFor, type Prepared, type WriteOp, type WriteResult } from './chain';
+import { buildFor, type WriteOp, type WriteResult } from './chain';
 import { Signer } from './signing';
 import { SqliteBackend } from './sqlite';
 import {
@@ -129,20 +129,10 @@ export function runWriterThread(intercept?: (req: WriterRequest) => void): void 
   /** One transaction for a group of appends; every request of the group gets the same outcome. */
   const appendGroup = (group: readonly AppendRequest[]): WriterReply[] => {
     const counts = group.map((m) => m.op.fields.length / EVENT_FIELDS);
-    let events: Prepared[];
-    let now: number;
-    if (group.length === 1) {
-      const only = group[0] as AppendRequest;
-      events = decodeEvents(only.op.fields);
-      now = only.op.now;
-    } else {
-      events = [];
-      now = 0;
-      for (const m of group) {
-        for (const e of decodeEvents(m.op.fields)) events.push(e);
-        now = Math.max(now, m.op.now);
-      }
-    }
+    const fields =
+      group.length === 1 ? (group[0] as AppendRequest).op.fields : group.flatMap((m) => m.op.fields);
+    const events = decodeEvents(fields);
+    const now = Math.max(...group.map((m) => m.op.now));
     try {
       const r = write({ kind: 'append', now, events });
       if (!r.ext) throw new Error('nothing was written');
