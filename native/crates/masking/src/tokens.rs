@@ -4,11 +4,13 @@
 //! Hyperscan is slow on patterns made only of character classes (`\d{13,19}` scans at about
 //! 1 GB/s on digit-dense logs, and a set of them at 0.3 GB/s): they have no literal for its
 //! literal matcher to anchor on. This scanner classifies 64-byte blocks with SIMD compares into
-//! bit masks (digits, separators, colons, upper case, word bytes, …; AVX2 when the CPU has it)
-//! and decides with bit operations over a whole block which digit-run ends can end a value:
-//! the third or later group of a token (digits joined by single `' '`, `'-'` or `'.'`) with
-//! the right group lengths, a run of 9 digits or more, or 4 digits or more within 20 bytes of a
-//! `'+'` or `'('` (phone numbers). There is no loop over the runs themselves (a log line has
+//! bit masks (digits, separators, colons, upper case, word bytes, …; AVX2 when the CPU has it,
+//! and with AVX-512BW a nibble lookup in one register) and decides with bit operations over a
+//! whole block which digit-run ends can end a value: the third or later group of a token
+//! (digits joined by single `' '`, `'-'` or `'.'`) with the right group lengths, a lone run of
+//! 9 or of 13 to 19 digits, or 4 digits or more within 20 bytes of a `'+'` or `'('` (phone
+//! numbers); with AVX-512 those bit operations run for eight blocks at once, one block per
+//! 64-bit lane. There is no loop over the runs themselves (a log line has
 //! dozens); only those few ends are looked at one by one: the groups of the token are read back
 //! off the masks into one packed integer whose shape is compared with the exact patterns'
 //! shapes, and where the shape leaves one possible value, the value-only part of its validator
@@ -190,11 +192,134 @@ unsafe fn classify64_avx2(b: &[u8; 64]) -> Masks {
     m
 }
 
-/// The block classifier the scan loop uses: AVX2 in the copy of the loop built for it.
+/// `classify64` in one 64-byte register: a nibble lookup (`vpshufb` on each nibble, ANDed)
+/// gives each byte its class bits, tested straight into mask registers (`vptestmb`); `'_'`,
+/// `'+'`, `'('` and the hex letters, which would need more bits, are compares.
+///
+/// # Safety
+/// The CPU must have AVX-512F and AVX-512BW.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn classify64_avx512(b: &[u8; 64]) -> Masks {
+    use std::arch::x86_64::*;
+    // Class bits of the nibble lookup: a byte is in a class when the entries of its low and its
+    // high nibble share the class's bit, so each bit is one rectangle of high × low nibbles
+    // (the letters take four: A-O, P-Z, a-o, p-z).
+    const NIB_DIGIT: u8 = 1; // 0x30-0x39
+    const NIB_COLON: u8 = 2; // 0x3a
+    const NIB_UPPER_AO: u8 = 4; // 0x41-0x4f
+    const NIB_UPPER_PZ: u8 = 8; // 0x50-0x5a
+    const NIB_LOWER_AO: u8 = 16; // 0x61-0x6f
+    const NIB_LOWER_PZ: u8 = 32; // 0x70-0x7a
+    const NIB_DOT: u8 = 64; // 0x2e
+    const NIB_SPACE_DASH: u8 = 128; // 0x20, 0x2d
+
+    // The low-nibble and high-nibble tables (high nibbles from 8 up, the non-ASCII bytes, are
+    // in no class).
+    const fn nibble_tables() -> ([u8; 16], [u8; 16]) {
+        let mut lo = [0u8; 16];
+        let mut i = 0;
+        while i < 16 {
+            let mut bits = 0;
+            if i <= 9 {
+                bits |= NIB_DIGIT;
+            }
+            if i == 0xa {
+                bits |= NIB_COLON;
+            }
+            if i >= 1 {
+                bits |= NIB_UPPER_AO | NIB_LOWER_AO;
+            }
+            if i <= 0xa {
+                bits |= NIB_UPPER_PZ | NIB_LOWER_PZ;
+            }
+            if i == 0xe {
+                bits |= NIB_DOT;
+            }
+            if i == 0 || i == 0xd {
+                bits |= NIB_SPACE_DASH;
+            }
+            lo[i] = bits;
+            i += 1;
+        }
+        let mut hi = [0u8; 16];
+        hi[2] = NIB_DOT | NIB_SPACE_DASH;
+        hi[3] = NIB_DIGIT | NIB_COLON;
+        hi[4] = NIB_UPPER_AO;
+        hi[5] = NIB_UPPER_PZ;
+        hi[6] = NIB_LOWER_AO;
+        hi[7] = NIB_LOWER_PZ;
+        (lo, hi)
+    }
+
+    static NIBBLES: ([u8; 16], [u8; 16]) = nibble_tables();
+
+    // SAFETY: unaligned loads of exactly `b` and the two tables
+    let (v, lo_table, hi_table) = unsafe {
+        (
+            _mm512_loadu_si512(b.as_ptr().cast()),
+            _mm512_broadcast_i32x4(_mm_loadu_si128(NIBBLES.0.as_ptr().cast())),
+            _mm512_broadcast_i32x4(_mm_loadu_si128(NIBBLES.1.as_ptr().cast())),
+        )
+    };
+    let hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0f));
+    // `vpshufb` reads the low nibble of `v`, and gives 0 where its top bit is set (non-ASCII)
+    let class = _mm512_and_si512(
+        _mm512_shuffle_epi8(lo_table, v),
+        _mm512_shuffle_epi8(hi_table, hi),
+    );
+    macro_rules! has {
+        ($bits:expr) => {
+            _mm512_test_epi8_mask(class, _mm512_set1_epi8($bits as i8))
+        };
+    }
+    macro_rules! eq {
+        ($c:expr) => {
+            _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8($c as i8))
+        };
+    }
+    let digit = has!(NIB_DIGIT);
+    let colon = has!(NIB_COLON);
+    let upper = NIB_UPPER_AO | NIB_UPPER_PZ;
+    let letter = upper | NIB_LOWER_AO | NIB_LOWER_PZ;
+    // a-f or A-F: case folded with 0x20, then (v - 'a') as unsigned < 6
+    let af = _mm512_cmplt_epu8_mask(
+        _mm512_sub_epi8(
+            _mm512_or_si512(v, _mm512_set1_epi8(0x20)),
+            _mm512_set1_epi8(b'a' as i8),
+        ),
+        _mm512_set1_epi8(6),
+    );
+    Masks {
+        digit,
+        colon,
+        upper: has!(upper),
+        word: has!(NIB_DIGIT | letter) | eq!(b'_'),
+        sep: has!(NIB_DOT | NIB_SPACE_DASH),
+        dot: has!(NIB_DOT),
+        hex_colon: digit | colon | af,
+        plus_paren: eq!(b'+') | eq!(b'('),
+    }
+}
+
+// Which classifier a copy of the scan loop uses (`scan_with`'s `SIMD`).
+const SSE2: u8 = 0;
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const AVX2: u8 = 1;
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const AVX512: u8 = 2;
+
+/// The block classifier the scan loop uses: AVX2 or AVX-512 in the copy of the loop built for
+/// it.
 #[inline(always)]
-fn classify<const AVX2: bool>(b: &[u8; 64]) -> Masks {
+fn classify<const SIMD: u8>(b: &[u8; 64]) -> Masks {
     #[cfg(target_arch = "x86_64")]
-    if AVX2 {
+    if SIMD == AVX512 {
+        // SAFETY: `scan` runs the AVX-512 copy only when the CPU has AVX-512BW
+        return unsafe { classify64_avx512(b) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if SIMD == AVX2 {
         // SAFETY: `scan` runs the AVX2 copy only when the CPU has AVX2
         return unsafe { classify64_avx2(b) };
     }
@@ -599,35 +724,62 @@ pub(crate) fn scan_checked(
     emit: impl FnMut(usize, u16),
 ) {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2")
-        && std::is_x86_feature_detected!("bmi1")
-        && std::is_x86_feature_detected!("lzcnt")
-        && std::is_x86_feature_detected!("popcnt")
-    {
+    match simd_support() {
         // SAFETY: the CPU has the features
-        return unsafe { scan_avx2(t, text, from, to, emit) };
+        (_, true) => return unsafe { scan_avx512(t, text, from, to, emit) },
+        // SAFETY: the CPU has the features
+        (true, false) => return unsafe { scan_avx2(t, text, from, to, emit) },
+        _ => {}
     }
-    scan_with::<false>(t, text, from, to, emit)
+    scan_with::<SSE2>(t, text, from, to, emit)
 }
 
-/// The scan loop built for AVX2, with `lzcnt`, `tzcnt` and `popcnt` for the bit work.
-///
-/// # Safety
-/// The CPU must have those features.
+/// Which SIMD copies of the scan loop the CPU can run: (AVX2, AVX-512).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,bmi1,lzcnt,popcnt")]
-unsafe fn scan_avx2(
-    t: &Targets,
-    text: &[u8],
-    from: usize,
-    to: usize,
-    emit: impl FnMut(usize, u16),
-) {
-    scan_with::<true>(t, text, from, to, emit)
+fn simd_support() -> (bool, bool) {
+    use std::is_x86_feature_detected as has;
+    let avx2 = has!("avx2") && has!("bmi1") && has!("lzcnt") && has!("popcnt");
+    (avx2, avx2 && has!("avx512f") && has!("avx512bw"))
 }
+
+/// A copy of the scan loop compiled for CPU features (`lzcnt`, `tzcnt` and `popcnt` for the bit
+/// work in both).
+macro_rules! scan_loop {
+    ($(#[$doc:meta])* $name:ident, $features:literal, $simd:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// The CPU must have those features.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name(
+            t: &Targets,
+            text: &[u8],
+            from: usize,
+            to: usize,
+            emit: impl FnMut(usize, u16),
+        ) {
+            scan_with::<$simd>(t, text, from, to, emit)
+        }
+    };
+}
+
+scan_loop!(
+    /// The scan loop built for AVX-512BW: blocks classified in one register each, and the
+    /// number masks of eight blocks computed at once (`number_masks_x8`).
+    scan_avx512,
+    "avx512f,avx512bw,avx2,bmi1,lzcnt,popcnt",
+    AVX512
+);
+scan_loop!(
+    /// The scan loop built for AVX2.
+    scan_avx2,
+    "avx2,bmi1,lzcnt,popcnt",
+    AVX2
+);
 
 #[inline(always)]
-fn scan_with<const AVX2: bool>(
+fn scan_with<const SIMD: u8>(
     t: &Targets,
     text: &[u8],
     from: usize,
@@ -649,92 +801,117 @@ fn scan_with<const AVX2: bool>(
     let numbers = t.numbers();
     let mut prev = Masks::default(); // the block before, zero before the window
     let mut ipv6_done = 0usize;
-    let mut prev_word = false; // was the byte before the block a word byte
-    let mut prev_colon = false;
-    let mut prev_hex_colon = false;
     let mut pos = w.lo;
     let mut tail = [0u8; 64];
     while pos < w.limit {
+        #[cfg(target_arch = "x86_64")]
+        if SIMD == AVX512 && numbers && w.limit - pos >= 64 * LANES {
+            // eight whole blocks: their number masks computed side by side
+            let mut ms = [Masks::default(); LANES];
+            for (j, m) in ms.iter_mut().enumerate() {
+                let at = pos + 64 * j;
+                *m = classify::<SIMD>(text[at..at + 64].try_into().expect("64 bytes"));
+            }
+            // SAFETY: `scan_checked` runs the AVX-512 copy only when the CPU has AVX-512F
+            let (ends, phones) = unsafe { number_masks_x8(&prev, &ms) };
+            for (j, m) in ms.iter().enumerate() {
+                let p = if j == 0 { &prev } else { &ms[j - 1] };
+                report_number_ends(t, &w, pos, m, p, ends[j], phones[j], &mut emit);
+                colons_and_words(t, &w, pos, m, p, &mut ipv6_done, &mut emit);
+                pos += 64;
+            }
+            prev = ms[LANES - 1];
+            continue;
+        }
         let n = (w.limit - pos).min(64);
         let m = if n == 64 {
-            classify::<AVX2>(text[pos..pos + 64].try_into().expect("64 bytes"))
+            classify::<SIMD>(text[pos..pos + 64].try_into().expect("64 bytes"))
         } else {
             // the last partial block, zero-padded: padding is no digit, colon or letter
             tail[..n].copy_from_slice(&text[pos..pos + n]);
             tail[n..].fill(0);
-            classify::<AVX2>(&tail)
+            classify::<SIMD>(&tail)
         };
         if numbers {
-            number_ends(t, &w, pos, &m, &prev, &mut emit);
+            let (ends, phone) = number_masks(&m, &prev);
+            report_number_ends(t, &w, pos, &m, &prev, ends, phone, &mut emit);
         }
-        if let Some(id) = t.ipv6 {
-            // An address has `::` or seven colons within 39 bytes. Its seven colons are all
-            // inside the run (a hex digit or colon on both sides; across the block's end,
-            // assume one), so at least four of those are in one of the (at most two) blocks it
-            // touches. A run with `::` has a colon inside it too, unless the block's start
-            // cuts the `::`. The first colon looked at covers its whole run. JSON's `":"` and
-            // timestamps (`12:30:45`) mostly never get here.
-            let double = m.colon & ((m.colon << 1) | prev_colon as u64);
-            let inner = m.colon
-                & (((m.hex_colon << 1) | prev_hex_colon as u64) & ((m.hex_colon >> 1) | 1 << 63)
-                    | prev_colon as u64);
-            let mut c = if double != 0 || inner.count_ones() >= 4 {
-                inner
-            } else {
-                0
-            };
-            while c != 0 {
-                let at = pos + c.trailing_zeros() as usize;
-                c &= c - 1;
-                if at >= ipv6_done {
-                    ipv6_done = w.ipv6_around(at, id, &mut emit);
-                }
-            }
-        }
-        if let Some(id) = t.iban {
-            // upper case at a word start, followed by upper case: `CC` of `CCdd`
-            let starts = m.upper & !((m.word << 1) | prev_word as u64);
-            // bits near the block's end may continue in the next block: let them through
-            let mut u = starts
-                & ((m.upper >> 1) | (1 << 63))
-                & ((m.digit >> 2) | (3 << 62))
-                & ((m.digit >> 3) | (7 << 61));
-            while u != 0 {
-                let at = pos + u.trailing_zeros() as usize;
-                u &= u - 1;
-                w.iban_from(at, id, &mut emit);
-            }
-        }
-        prev_word = m.word >> 63 != 0;
-        prev_colon = m.colon >> 63 != 0;
-        prev_hex_colon = m.hex_colon >> 63 != 0;
+        colons_and_words(t, &w, pos, &m, &prev, &mut ipv6_done, &mut emit);
         prev = m;
         pos += n;
     }
     if numbers && prev.digit >> 63 != 0 {
         // a run to the end of a full last block ends at `limit`, as if a non-digit followed
-        number_ends(t, &w, pos, &Masks::default(), &prev, &mut emit);
+        let (ends, phone) = number_masks(&Masks::default(), &prev);
+        report_number_ends(t, &w, pos, &Masks::default(), &prev, ends, phone, &mut emit);
     }
 }
 
-/// Number-shaped reports for the ends of digit runs in the block at `pos`.
-///
-/// Works on the block and the one before it as one 128-bit window (bit 64 + i is byte
-/// `pos + i`), without a per-run loop: which ends can be a shape's end is decided for all of
-/// them at once with bit operations, from the shapes' group counts and a few group lengths
-/// (dates, times and version numbers mostly stop there), and a lone run needs 9 digits or more.
-/// Only the few ends left are looked at one by one, their groups read back off the masks and
-/// checked exactly. A value this serves is at most 23 bytes of groups, so 64 bytes of
-/// look-back cover everything a report depends on.
+/// The IPv6 and IBAN reports of the block at `pos` (`prev`: the block before).
 #[inline(always)]
-fn number_ends(
+fn colons_and_words(
     t: &Targets,
     w: &Window,
     pos: usize,
     m: &Masks,
     prev: &Masks,
+    ipv6_done: &mut usize,
     emit: &mut impl FnMut(usize, u16),
 ) {
+    if let Some(id) = t.ipv6 {
+        // An address has `::` or seven colons within 39 bytes. Its seven colons are all
+        // inside the run (a hex digit or colon on both sides; across the block's end,
+        // assume one), so at least four of those are in one of the (at most two) blocks it
+        // touches. A run with `::` has a colon inside it too, unless the block's start
+        // cuts the `::`. The first colon looked at covers its whole run. JSON's `":"` and
+        // timestamps (`12:30:45`) mostly never get here.
+        let prev_colon = prev.colon >> 63;
+        let prev_hex_colon = prev.hex_colon >> 63;
+        let double = m.colon & ((m.colon << 1) | prev_colon);
+        let inner = m.colon
+            & (((m.hex_colon << 1) | prev_hex_colon) & ((m.hex_colon >> 1) | 1 << 63) | prev_colon);
+        let mut c = if double != 0 || inner.count_ones() >= 4 {
+            inner
+        } else {
+            0
+        };
+        while c != 0 {
+            let at = pos + c.trailing_zeros() as usize;
+            c &= c - 1;
+            if at >= *ipv6_done {
+                *ipv6_done = w.ipv6_around(at, id, emit);
+            }
+        }
+    }
+    if let Some(id) = t.iban {
+        // upper case at a word start, followed by upper case: `CC` of `CCdd`
+        let starts = m.upper & !((m.word << 1) | prev.word >> 63);
+        // bits near the block's end may continue in the next block: let them through
+        let mut u = starts
+            & ((m.upper >> 1) | (1 << 63))
+            & ((m.digit >> 2) | (3 << 62))
+            & ((m.digit >> 3) | (7 << 61));
+        while u != 0 {
+            let at = pos + u.trailing_zeros() as usize;
+            u &= u - 1;
+            w.iban_from(at, id, emit);
+        }
+    }
+}
+
+/// Which digit-run ends of a block can end a number-shaped value, and which can end a phone
+/// number in its `+…` or `(415) …` form (before the word-boundary check).
+///
+/// Works on the block and the one before it as one 128-bit window (bit 64 + i is byte
+/// `pos + i`), without a per-run loop: which ends can be a shape's end is decided for all of
+/// them at once with bit operations, from the shapes' group counts and a few group lengths
+/// (dates, times and version numbers mostly stop there), and a lone run needs 9 digits or more.
+/// Only the few ends left are looked at one by one (`report_number_ends`), their groups read
+/// back off the masks and checked exactly. A value this serves is at most 23 bytes of groups,
+/// so 64 bytes of look-back cover everything a report depends on. `number_masks_x8` is the same
+/// computation for eight blocks side by side.
+#[inline(always)]
+fn number_masks(m: &Masks, prev: &Masks) -> (u64, u64) {
     let digit = (m.digit as u128) << 64 | prev.digit as u128;
     let sep = (m.sep as u128) << 64 | prev.sep as u128;
     let dot = (m.dot as u128) << 64 | prev.dot as u128;
@@ -755,25 +932,169 @@ fn number_ends(
     let four = two & (two << 2);
     let five = four & (digit << 4);
     let six = four & (two << 4);
+    let seven = six & (digit << 6);
     let nine = four & (four << 4) & (digit << 8);
-    let (ge3, ge4, ge5, ge6) = (three << 1, four << 1, five << 1, six << 1);
-    // three groups (card 4-6-5, SSN, phone) end with 4 or 5 digits; four (cards 4-4-4-4 and
-    // 4-3-3-3, IPv4) have 3 or 4 digits or a dot before the last group; five: the card tail
-    let three_groups = end_of(third) & ge4 & !ge6;
+    let ten = nine & (digit << 9);
+    let thirteen = nine & (four << 9);
+    let twenty = thirteen & (seven << 13);
+    let (ge2, ge3, ge4, ge5) = (two << 1, three << 1, four << 1, five << 1);
+    let (ge6, ge7, ge9, ge10) = (six << 1, seven << 1, nine << 1, ten << 1);
+    let (ge13, ge20) = (thirteen << 1, twenty << 1);
+    // three groups (card 4-6-5, SSN 3-2-4, phone 3-3-4) end with 4 or 5 digits after a group
+    // of 6, 2 or 3; four (cards 4-4-4-4 and 4-3-3-3, IPv4) have 3 or 4 digits or a dot before
+    // the last group; five: the card tail
+    let middle = sep & ((ge2 & !ge4) | (ge6 & !ge7));
+    let three_groups = end_of(third & (middle << 1)) & ge4 & !ge6;
     let before_last = (ge3 & !ge5 & other) | dot;
     let four_groups = end_of(fourth & (before_last << 1));
-    let long_end = (nine << 1) & other;
-    let mut ends = ((three_groups | four_groups | end_of(fifth) | long_end) >> 64) as u64;
+    // a lone run: 9 digits (routing number) or 13 to 19 (card)
+    let long_end = ((ge9 & !ge10) | (ge13 & !ge20)) & other;
+    let ends = ((three_groups | four_groups | end_of(fifth) | long_end) >> 64) as u64;
+    // the `+…` and `(415) …` forms: at most 20 bytes from a '+' or '(' to 4 digits or more
+    // (the bare `415-555-2671` form is a shape)
+    let lead = (m.plus_paren as u128) << 64 | prev.plus_paren as u128;
+    let two = lead | (lead << 1);
+    let four = two | (two << 2);
+    let eight = four | (four << 4);
+    let sixteen = eight | (eight << 8);
+    let twenty = sixteen | (sixteen << 4); // bit i: a lead byte in i - 19 ..= i
+    let phone = ((ge4 & other & (twenty << 1)) >> 64) as u64;
+    (ends, phone)
+}
+
+/// Blocks `number_masks_x8` computes side by side.
+const LANES: usize = 8;
+
+/// `number_masks` for eight consecutive blocks (`prev` is the block before the first), one
+/// block per 64-bit lane of an AVX-512 register: each 128-bit value of `number_masks` is a pair
+/// of registers, the low halves holding the block before each lane's block.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn number_masks_x8(prev: &Masks, ms: &[Masks; LANES]) -> ([u64; LANES], [u64; LANES]) {
+    use std::arch::x86_64::*;
+    #[derive(Clone, Copy)]
+    struct W {
+        lo: __m512i,
+        hi: __m512i,
+    }
+    let load = |f: fn(&Masks) -> u64| {
+        let mut a = [0u64; LANES + 1];
+        a[0] = f(prev);
+        for (x, m) in a[1..].iter_mut().zip(ms) {
+            *x = f(m);
+        }
+        // SAFETY: unaligned loads of 8 u64 within `a`
+        unsafe {
+            W {
+                lo: _mm512_loadu_si512(a.as_ptr() as *const _),
+                hi: _mm512_loadu_si512(a[1..].as_ptr() as *const _),
+            }
+        }
+    };
+    let and = |a: W, b: W| W {
+        lo: _mm512_and_si512(a.lo, b.lo),
+        hi: _mm512_and_si512(a.hi, b.hi),
+    };
+    let or = |a: W, b: W| W {
+        lo: _mm512_or_si512(a.lo, b.lo),
+        hi: _mm512_or_si512(a.hi, b.hi),
+    };
+    // a & !b
+    let and_not = |a: W, b: W| W {
+        lo: _mm512_andnot_si512(b.lo, a.lo),
+        hi: _mm512_andnot_si512(b.hi, a.hi),
+    };
+    macro_rules! shl {
+        ($x:expr, $k:literal) => {{
+            let x: W = $x;
+            W {
+                lo: _mm512_slli_epi64::<$k>(x.lo),
+                hi: _mm512_or_si512(
+                    _mm512_slli_epi64::<$k>(x.hi),
+                    _mm512_srli_epi64::<{ 64 - $k }>(x.lo),
+                ),
+            }
+        }};
+    }
+    let one = _mm512_set1_epi64(1);
+    let add = |a: W, b: W| {
+        let lo = _mm512_add_epi64(a.lo, b.lo);
+        let carry = _mm512_cmplt_epu64_mask(lo, a.lo);
+        let hi = _mm512_add_epi64(a.hi, b.hi);
+        W {
+            lo,
+            hi: _mm512_mask_add_epi64(hi, carry, hi, one),
+        }
+    };
+    let digit = load(|m| m.digit);
+    let sep = load(|m| m.sep);
+    let dot = load(|m| m.dot);
+    let lead = load(|m| m.plus_paren);
+    let end_of = |first: W| and_not(add(digit, first), digit);
+    let starts = and_not(digit, shl!(digit, 1));
+    let starts = W {
+        // bit 0 of the window is never a start (`other << 1` shifts a zero in)
+        lo: _mm512_and_si512(starts.lo, _mm512_set1_epi64(-2)),
+        hi: starts.hi,
+    };
+    let joined = and(and(starts, shl!(sep, 1)), shl!(digit, 2));
+    let third = and(joined, shl!(end_of(joined), 1));
+    let third_end = end_of(third);
+    let fourth = and(joined, shl!(third_end, 1));
+    let fifth = and(joined, shl!(end_of(fourth), 1));
+    let two = and(digit, shl!(digit, 1));
+    let three = and(two, shl!(digit, 2));
+    let four = and(two, shl!(two, 2));
+    let five = and(four, shl!(digit, 4));
+    let six = and(four, shl!(two, 4));
+    let seven = and(six, shl!(digit, 6));
+    let nine = and(and(four, shl!(four, 4)), shl!(digit, 8));
+    let ten = and(nine, shl!(digit, 9));
+    let thirteen = and(nine, shl!(four, 9));
+    let twenty = and(thirteen, shl!(seven, 13));
+    let (ge2, ge3, ge4, ge5) = (shl!(two, 1), shl!(three, 1), shl!(four, 1), shl!(five, 1));
+    let (ge6, ge7, ge9, ge10) = (shl!(six, 1), shl!(seven, 1), shl!(nine, 1), shl!(ten, 1));
+    let (ge13, ge20) = (shl!(thirteen, 1), shl!(twenty, 1));
+    let middle = and(sep, or(and_not(ge2, ge4), and_not(ge6, ge7)));
+    let three_groups = and_not(and(end_of(and(third, shl!(middle, 1))), ge4), ge6);
+    let before_last = or(and_not(and_not(ge3, ge5), digit), dot);
+    let four_groups = end_of(and(fourth, shl!(before_last, 1)));
+    let long_end = and_not(or(and_not(ge9, ge10), and_not(ge13, ge20)), digit);
+    let ends = or(or(three_groups, four_groups), or(end_of(fifth), long_end));
+    let two = or(lead, shl!(lead, 1));
+    let four = or(two, shl!(two, 2));
+    let eight = or(four, shl!(four, 4));
+    let sixteen = or(eight, shl!(eight, 8));
+    let twenty = or(sixteen, shl!(sixteen, 4));
+    let phone = and_not(and(ge4, shl!(twenty, 1)), digit);
+    let (mut e, mut p) = ([0u64; LANES], [0u64; LANES]);
+    // SAFETY: unaligned stores of 8 u64 within `e` and `p`
+    unsafe {
+        _mm512_storeu_si512(e.as_mut_ptr() as *mut _, ends.hi);
+        _mm512_storeu_si512(p.as_mut_ptr() as *mut _, phone.hi);
+    }
+    (e, p)
+}
+
+/// Reports for the ends `number_masks` let through in the block at `pos`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn report_number_ends(
+    t: &Targets,
+    w: &Window,
+    pos: usize,
+    m: &Masks,
+    prev: &Masks,
+    mut ends: u64,
+    phone: u64,
+    emit: &mut impl FnMut(usize, u16),
+) {
     if let Some(id) = t.phone {
-        // the `+…` and `(415) …` forms: at most 20 bytes from a '+' or '(' to 4 digits or more
-        // and a word boundary (the bare `415-555-2671` form is a shape)
-        let lead = (m.plus_paren as u128) << 64 | prev.plus_paren as u128;
-        let two = lead | (lead << 1);
-        let four = two | (two << 2);
-        let eight = four | (four << 4);
-        let sixteen = eight | (eight << 8);
-        let twenty = sixteen | (sixteen << 4); // bit i: a lead byte in i - 19 ..= i
-        let mut phone = ((ge4 & other & (twenty << 1)) >> 64) as u64 & !m.word;
+        // and a word boundary after the digits
+        let mut phone = phone & !m.word;
         while phone != 0 {
             let e = pos + phone.trailing_zeros() as usize;
             phone &= phone - 1;
@@ -782,6 +1103,11 @@ fn number_ends(
             }
         }
     }
+    if ends == 0 {
+        return;
+    }
+    let digit = (m.digit as u128) << 64 | prev.digit as u128;
+    let sep = (m.sep as u128) << 64 | prev.sep as u128;
     while ends != 0 {
         let i = ends.trailing_zeros() as usize;
         ends &= ends - 1;
@@ -1240,11 +1566,122 @@ mod tests {
         };
         scan(&t, text, from, to, |e, id| new.push((e, id)));
         reference::scan(&t, text, from, to, |e, id| old.push((e, id)));
+        // every copy of the loop the CPU runs reports the same
+        let all = every_loop(&targets(), text, from, to);
+        for other in &all[1..] {
+            assert_eq!(
+                other,
+                &all[0],
+                "{from}..{to}: {:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
         for v in [&mut new, &mut old] {
             v.sort_unstable();
             v.dedup();
         }
         (new, old)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn fields(m: &Masks) -> [u64; 8] {
+        [
+            m.digit,
+            m.colon,
+            m.upper,
+            m.word,
+            m.sep,
+            m.dot,
+            m.hex_colon,
+            m.plus_paren,
+        ]
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx512_classes_match_the_scalar_ones() {
+        if !(std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw"))
+        {
+            eprintln!("skipped: the CPU has no AVX-512BW");
+            return;
+        }
+        let check = |b: &[u8; 64]| {
+            // SAFETY: the CPU has AVX-512F and AVX-512BW
+            let v = unsafe { classify64_avx512(b) };
+            assert_eq!(fields(&v), fields(&classify_scalar(b)), "{b:?}");
+        };
+        let mut rng = crate::testing::XorShift(0x51_7cc1_b727_220a);
+        let mut b = [0u8; 64];
+        for _ in 0..2000 {
+            for v in b.iter_mut() {
+                *v = rng.next() as u8;
+            }
+            check(&b);
+        }
+        // every byte value at every position, among random bytes and alone
+        for c in 0..=255u8 {
+            check(&[c; 64]);
+            for i in 0..64 {
+                for v in b.iter_mut() {
+                    *v = rng.next() as u8;
+                }
+                b[i] = c;
+                check(&b);
+            }
+        }
+    }
+
+    /// Reports of every copy of the scan loop this CPU can run (the scalar one, AVX2, AVX-512),
+    /// sorted and without repeats, with `scan_checked`'s packed ids.
+    fn every_loop(t: &Targets, text: &[u8], from: usize, to: usize) -> Vec<Reports> {
+        type Loop<'a> = &'a dyn Fn(&mut dyn FnMut(usize, u16));
+        let run = |f: Loop| {
+            let mut v = Vec::new();
+            f(&mut |e, id| v.push((e, id)));
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let mut out = vec![run(&|emit| scan_with::<SSE2>(t, text, from, to, emit))];
+        #[cfg(target_arch = "x86_64")]
+        {
+            let (avx2, avx512) = simd_support();
+            if avx2 {
+                // SAFETY: the CPU has the features
+                out.push(run(&|emit| unsafe { scan_avx2(t, text, from, to, emit) }));
+            }
+            if avx512 {
+                // SAFETY: the CPU has the features
+                out.push(run(&|emit| unsafe { scan_avx512(t, text, from, to, emit) }));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_copy_of_the_scan_loop_reports_the_same() {
+        let mut rng = crate::testing::XorShift(0x5851_f42d_4c95_7f2d);
+        let alphabets: [&[u8]; 3] = [
+            b"0123456789012345678901234567890123456789 - . :xA",
+            b"0123456789 -.+(:abcdefABCDEF GB",
+            b"01234567890123456789012345678901234567890123456789 -.:(+_ xqAfFGBZ\xe9",
+        ];
+        for round in 0..400 {
+            let len = 1 + (round * 53) % 1500;
+            let text = rng.text(alphabets[round % 3], len);
+            let cut = (rng.0 as usize) % (text.len() + 1);
+            for (from, to) in [(0, text.len()), (cut, text.len()), (0, cut)] {
+                let all = every_loop(&targets(), &text, from, to);
+                for other in &all[1..] {
+                    assert_eq!(
+                        other,
+                        &all[0],
+                        "{from}..{to}: {:?}",
+                        String::from_utf8_lossy(&text)
+                    );
+                }
+            }
+        }
     }
 
     #[test]

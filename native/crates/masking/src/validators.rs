@@ -71,7 +71,7 @@ fn luhn_digits(ds: &[u8]) -> bool {
         let d = (*d).min(9) as usize;
         sum += if i % 2 == 1 { DOUBLED[d] } else { d as u32 };
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Known issuer identification number ranges, with the lengths each brand issues.
@@ -158,7 +158,7 @@ pub fn aba_checksum(ds: &[u8]) -> bool {
     let w = [3u32, 7, 1, 3, 7, 1, 3, 7, 1];
     let sum: u32 = ds.iter().zip(w).map(|(d, w)| *d as u32 * w).sum();
     let prefix = ds[0] as u32 * 10 + ds[1] as u32;
-    sum % 10 == 0 && matches!(prefix, 0..=12 | 21..=32 | 61..=72 | 80)
+    sum.is_multiple_of(10) && matches!(prefix, 0..=12 | 21..=32 | 61..=72 | 80)
 }
 
 pub fn aba(hay: &[u8], s: usize, e: usize) -> bool {
