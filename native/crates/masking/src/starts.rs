@@ -344,7 +344,7 @@ fn ipv4(hay: &[u8], lo: usize, e: usize) -> Starts {
 
 /// One to three digits without a leading zero (but `0`), at most 255.
 #[inline(always)]
-fn octet(g: &[u8]) -> bool {
+pub(crate) fn octet(g: &[u8]) -> bool {
     match *g {
         [a] => a.is_ascii_digit(),
         [a, b] => (b'1'..=b'9').contains(&a) && b.is_ascii_digit(),

@@ -547,7 +547,7 @@ fn shapes(
             if validators::card_value(&text[e - l0..e]) {
                 emit(e, checked(id, l0));
             }
-            return shapes_rest(t, text, fit, e, emit);
+            return shapes_rest(t, text, fit, packed, e, emit);
         }
         let ok = [
             (CARD_4444, 4),
@@ -563,22 +563,47 @@ fn shapes(
             emit(e, id);
         }
     }
-    shapes_rest(t, text, fit, e, emit)
+    shapes_rest(t, text, fit, packed, e, emit)
 }
 
 /// The shapes after the card's: SSN, phone, IPv4.
 #[inline(always)]
-fn shapes_rest(t: &Targets, text: &[u8], fit: u8, e: usize, emit: &mut impl FnMut(usize, u16)) {
+fn shapes_rest(
+    t: &Targets,
+    text: &[u8],
+    fit: u8,
+    packed: u64,
+    e: usize,
+    emit: &mut impl FnMut(usize, u16),
+) {
     if let (Some(id), true) = (t.ssn, fit & SSN_SHAPE != 0) {
         if validators::ssn_value(&text[e - 11..e]) {
             emit(e, checked(id, 11));
         }
     }
-    for (bits, id) in [(PHONE_SHAPE, t.phone), (IPV4_SHAPE, t.ipv4)] {
-        if let (Some(id), true) = (id, fit & bits != 0) {
+    if let (Some(id), true) = (t.phone, fit & PHONE_SHAPE != 0) {
+        emit(e, id);
+    }
+    if let (Some(id), true) = (t.ipv4, fit & IPV4_SHAPE != 0) {
+        if ipv4_may_end(text, e - token_len(packed, 4), e) {
             emit(e, id);
         }
     }
+}
+
+/// The checks of an IPv4 address ending at `e` that read only it and the two bytes before it:
+/// four octets (no leading zero, at most 255), no word byte before it and not the tail of a
+/// longer dotted run (`1.3.6.1.4.1`, `v1.2.3.4`), which its validator refuses. Version strings
+/// and OIDs, most of the IPv4-shaped text, stop here.
+fn ipv4_may_end(text: &[u8], s: usize, e: usize) -> bool {
+    let before = |k: usize| s.checked_sub(k).map(|i| text[i]);
+    let word = |b: Option<u8>| b.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
+    if word(before(1))
+        || (before(1) == Some(b'.') && before(2).is_some_and(|c| c.is_ascii_alphanumeric()))
+    {
+        return false;
+    }
+    text[s..e].split(|&c| c == b'.').all(crate::starts::octet)
 }
 
 /// Bytes from the start of the token's `n`-th newest group to its end: the groups and the
