@@ -541,15 +541,12 @@ fn shapes(
         }
     }
     if let Some(id) = t.card {
-        // a run of 13 to 19 digits is no card shape's last group; a shape starts at its
-        // oldest group
         if (13..=19).contains(&l0) {
+            // a lone run (no card shape has a group this long, so `fit` is 0)
             if validators::card_value(&text[e - l0..e]) {
                 emit(e, checked(id, l0));
             }
-            return shapes_rest(t, text, fit, packed, e, emit);
-        }
-        let ok = [
+        } else if [
             (CARD_4444, 4),
             (CARD_4444_TAIL, 5),
             (CARD_465, 3),
@@ -557,25 +554,12 @@ fn shapes(
         ]
         .into_iter()
         .any(|(bit, n)| {
+            // a shape starts at its oldest group
             fit & bit != 0 && validators::card_value(&text[e - token_len(packed, n)..e])
-        });
-        if ok {
+        }) {
             emit(e, id);
         }
     }
-    shapes_rest(t, text, fit, packed, e, emit)
-}
-
-/// The shapes after the card's: SSN, phone, IPv4.
-#[inline(always)]
-fn shapes_rest(
-    t: &Targets,
-    text: &[u8],
-    fit: u8,
-    packed: u64,
-    e: usize,
-    emit: &mut impl FnMut(usize, u16),
-) {
     if let (Some(id), true) = (t.ssn, fit & SSN_SHAPE != 0) {
         if validators::ssn_value(&text[e - 11..e]) {
             emit(e, checked(id, 11));
