@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Gateway } from '@tollgate/gateway';
-import { publicKeyFingerprint, run, runOk, type SshdTarget, sshKeygen } from '../harness/index';
+import { publicKeyFingerprint, run, type SshdTarget, sshKeygen } from '../harness/index';
 import { SshFixture, sshResource } from './fixture';
 
 /**
@@ -66,9 +66,24 @@ describe('SSH agent forwarding and X11 through the gateway', () => {
     const fp = publicKeyFingerprint(await sshKeygen(key, 'forwarded-key'));
     const agent: ChildProcess = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
     agent.on('error', () => {});
-    for (let i = 0; i < 100 && !existsSync(sock); i++) await sleep(50);
-    await runOk('ssh-add', [key], { timeoutMs: 10_000, env: { ...process.env, SSH_AUTH_SOCK: sock } });
-    return { sock, pub: `${key}.pub`, fp, stop: () => agent.kill('SIGTERM') };
+    const stop = () => agent.kill('SIGTERM');
+    try {
+      for (let i = 0; i < 100 && !existsSync(sock); i++) await sleep(50);
+      // the socket file appears when the agent binds it, a moment before it listens: a busy
+      // machine can refuse the first connection
+      const add = () =>
+        run('ssh-add', [key], { timeoutMs: 10_000, env: { ...process.env, SSH_AUTH_SOCK: sock } });
+      let r = await add();
+      for (let i = 0; i < 20 && r.code !== 0 && /Connection refused/.test(r.stderr); i++) {
+        await sleep(100);
+        r = await add();
+      }
+      if (r.code !== 0) throw new Error(`ssh-add exited with status ${r.code}: ${r.stderr}`);
+    } catch (err) {
+      stop(); // a running agent would keep the test process alive
+      throw err;
+    }
+    return { sock, pub: `${key}.pub`, fp, stop };
   };
 
   test('ssh -A: the target lists and signs with the agent key; each signature is audited', {

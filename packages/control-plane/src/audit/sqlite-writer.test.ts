@@ -175,10 +175,12 @@ describe('SQLite audit writer thread', { timeout: 120_000 }, () => {
 
   it('gives up on a thread that does not answer within commitTimeoutMs', async () => {
     await withFaultyThread(() =>
-      withStore({ signingKey, commitTimeoutMs: 300 }, async (store) => {
+      // long enough that a loaded machine starts the thread and commits in time; the hang is
+      // what runs out of it
+      withStore({ signingKey, commitTimeoutMs: 2000 }, async (store) => {
         await assert.rejects(
           store.append({ type: 'command', resource: 'fault:hang' }),
-          isUnavailable(/no commit within 300 ms/),
+          isUnavailable(/no commit within 2000 ms/),
         );
         assert.equal((await store.append(sampleEvent(1))).seq, 1);
         assert.equal((await store.verify({ publicKey })).ok, true);
@@ -189,8 +191,10 @@ describe('SQLite audit writer thread', { timeout: 120_000 }, () => {
   it('abandons a commit that waits too long for the write lock, without writing it later', async () => {
     const path = join(root, `w-${++n}.db`);
     const db = openSqlite(path) as SqliteDb;
-    db.db.pragma('busy_timeout = 3000'); // the writer thread's connection copies it
-    const store = await openAuditStore(db, { signingKey, commitTimeoutMs: 300 });
+    db.db.pragma('busy_timeout = 10000'); // the writer thread's connection copies it
+    // the lock is held until after the rejection, so only the lock wait runs out of time; the
+    // limit is long enough that opening the store on a loaded machine does not
+    const store = await openAuditStore(db, { signingKey, commitTimeoutMs: 2000 });
     const other = openSqlite(path) as SqliteDb;
     try {
       await store.append(sampleEvent(0));
@@ -198,7 +202,7 @@ describe('SQLite audit writer thread', { timeout: 120_000 }, () => {
       try {
         await assert.rejects(
           store.append(sampleEvent(1)),
-          isUnavailable(/no commit within 300 ms; rolled back/),
+          isUnavailable(/no commit within 2000 ms; rolled back/),
         );
       } finally {
         other.db.exec('COMMIT');
