@@ -972,6 +972,7 @@ fn number_masks(m: &Masks, prev: &Masks) -> (u64, u64) {
 }
 
 /// Blocks `number_masks_x8` computes side by side.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const LANES: usize = 8;
 
 /// `number_masks` for eight consecutive blocks (`prev` is the block before the first), one
