@@ -1,14 +1,24 @@
 //! Times whole-buffer `detect`, `mask` or a `MaskStream` in 64 KiB chunks (one output buffer
 //! reused, as a server writing each chunk out would) on a corpus file; prints the median of N
 //! calls: `CORPUS=file MODE=detect|mask|stream N=10 target/release/examples/maskloop`
-//! (`OUT=file` also writes the masked corpus).
+//! (`OUT=file` also writes the masked corpus; `WITHOUT=jwt,bearer_token` leaves entities out of
+//! the default set, to see what they cost).
 use std::sync::Arc;
 use std::time::Instant;
-use tollgate_masking::{Engine, MaskStream, Style};
+use tollgate_masking::{Engine, EntityConfig, MaskStream, Style};
 
 fn main() {
     let big = std::fs::read(std::env::var("CORPUS").expect("CORPUS=file")).unwrap();
-    let engine = Arc::new(Engine::with_defaults(Style::Full));
+    let without = std::env::var("WITHOUT").unwrap_or_default();
+    let entities = tollgate_masking::entities::builtin_names()
+        .into_iter()
+        .filter(|n| !without.split(',').any(|w| w == *n))
+        .map(|n| EntityConfig {
+            definition: tollgate_masking::entities::builtin(n).unwrap(),
+            style: Style::Full,
+        })
+        .collect();
+    let engine = Arc::new(Engine::new(entities, None).unwrap());
     let mut scratch = engine.new_scratch();
     let mut counts = vec![0; engine.len()];
     let n: usize = std::env::var("N").map_or(10, |s| s.parse().expect("N=number"));

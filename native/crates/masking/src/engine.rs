@@ -29,7 +29,7 @@ use regex_automata::util::start;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind};
 
-use crate::entities::{CustomSpec, Definition, Finder, ValueSpan};
+use crate::entities::{run_len, CustomSpec, Definition, Finder, ValueSpan};
 use crate::hs;
 use crate::redact::{redact, Style};
 use crate::starts::{self, Starts};
@@ -51,6 +51,26 @@ pub const MAX_ENTITIES: usize = 64;
 pub struct EntityConfig {
     pub definition: Definition,
     pub style: Style,
+}
+
+impl Compiled {
+    /// The value to replace in the match `s..e` of entity `i` (this one).
+    #[inline]
+    fn found(&self, hay: &[u8], s: usize, e: usize, i: usize) -> Found {
+        let (start, end) = match self.def.value {
+            ValueSpan::Whole => (s, e),
+            ValueSpan::BearerToken => {
+                let (a, b) = validators::bearer_value(&hay[s..e]);
+                (s + a, s + b)
+            }
+            ValueSpan::Last(n) => (e - n.min(e - s), e),
+        };
+        Found {
+            start,
+            end,
+            entity: i as u16,
+        }
+    }
 }
 
 struct Compiled {
@@ -204,6 +224,8 @@ impl Engine {
             ipv4: token("ipv4"),
             ipv6: token("ipv6"),
             iban: token("iban"),
+            jwt: token("jwt"),
+            bearer: token("bearer_token"),
         };
         let named = |err: hs::HsError| {
             let who = err
@@ -247,13 +269,13 @@ impl Engine {
             let d = &e.definition;
             let native = starts::Kind::of(&d.name).filter(|_| {
                 let addr = |v: Option<crate::entities::Validator>| v.map(|f| f as usize);
+                let guard = |g: Option<fn(Option<u8>) -> bool>| g.map(|f| f as usize);
                 crate::entities::builtin(&d.name).is_some_and(|b| {
                     b.exact == d.exact
                         && b.finder == d.finder
                         && addr(b.validator) == addr(d.validator)
-                        && d.value == ValueSpan::Whole
-                        && d.right_guard.is_none()
-                        && d.extend.is_none()
+                        && b.value == d.value
+                        && guard(b.right_guard) == guard(d.right_guard)
                 })
             });
             let mut full = Vec::new();
@@ -364,19 +386,31 @@ impl Engine {
         (self.max_len + CONTEXT + LOOKAHEAD).max(tokens::LOOKBEHIND + LOOKAHEAD)
     }
 
-    /// The end of the value an extending entity's hit at `h` lies in: the first byte from `h`
-    /// on that `extend` refuses. `Ok(None)`: the run is longer than the entity's longest value
-    /// (no value of it ends there); `Err(p)`: the run reaches the end of `hay` at `p`.
+    /// The end of the value an extending entity's hit at `h` lies in (see `Extend`): past its
+    /// lead, the first byte the run refuses. `Ok(None)`: no value of the entity ends there (no
+    /// lead, or a run longer than the entity's longest value); `Err(p)`: the run reaches the
+    /// end of `hay` at `p`.
     fn extend_from(&self, i: usize, hay: &[u8], h: usize) -> Result<Option<usize>, usize> {
         let c = &self.entities[i];
         let Some(extend) = c.def.extend else {
             return Ok(Some(h));
         };
+        let mut h = h.min(hay.len());
+        if let Some((class, stop)) = extend.lead {
+            let bound = h.saturating_add(c.def.max_len).min(hay.len());
+            let p = h + run_len(class, &hay[h..bound]);
+            h = match stop {
+                _ if p == h || p == bound => return Ok(None),
+                Some(stop) if hay[p] != stop => return Ok(None),
+                Some(_) => p + 1,
+                None => p,
+            };
+        }
         let bound = h.saturating_add(c.def.max_len).min(hay.len());
-        match hay[h.min(bound)..bound].iter().position(|&b| !extend(b)) {
-            Some(k) => Ok(Some(h + k)),
-            None if bound < hay.len() => Ok(None),
-            None => Err(bound),
+        match run_len(extend.run, &hay[h..bound]) {
+            k if h + k < bound => Ok(Some(h + k)),
+            _ if bound < hay.len() => Ok(None),
+            _ => Err(bound),
         }
     }
 
@@ -427,11 +461,7 @@ impl Engine {
         let lo = lo.max(e.saturating_sub(c.def.max_len));
         if let Some(kind) = c.native {
             let valid = |s: usize| c.def.validator.is_none_or(|v| v(hay, s, e));
-            let found = |s: usize| Found {
-                start: s,
-                end: e,
-                entity: i as u16,
-            };
+            let found = |s: usize| c.found(hay, s, e, i);
             match kind.starts(hay, lo, e) {
                 Starts::None => return None,
                 Starts::Only(s) => {
@@ -537,19 +567,7 @@ impl Engine {
             .iter()
             .copied()
             .find(|&s| validator.is_none_or(|v| v(hay, s, e)))?;
-        let (vs, ve) = match c.def.value {
-            ValueSpan::Whole => (s, e),
-            ValueSpan::BearerToken => {
-                let (a, b) = validators::bearer_value(&hay[s..e]);
-                (s + a, s + b)
-            }
-            ValueSpan::Last(n) => (e - n.min(e - s), e),
-        };
-        Some(Found {
-            start: vs,
-            end: ve,
-            entity: i as u16,
-        })
+        Some(c.found(hay, s, e, i))
     }
 
     /// Detects values in `text`, each inside one of `segments` (sorted, non-overlapping),
@@ -981,10 +999,32 @@ pub struct MaskStream {
     total: usize,
     emitted: usize,
     pending_hits: Vec<(usize, u16)>,
-    /// Hits of extending entities whose value has not ended yet: (hit, entity, scanned to).
-    pending_runs: Vec<(usize, u16, usize)>,
+    /// Hits of extending entities whose value has not ended yet.
+    pending_runs: Vec<Run>,
     pending: Vec<Found>,
     counts: Vec<u32>,
+}
+
+/// A hit of an extending entity waiting for its value's end (`MaskStream::end_runs`).
+struct Run {
+    /// Where the run starts (the hit, then past the lead).
+    hit: usize,
+    entity: u16,
+    /// Bytes looked at so far: the run (or the lead) covers `hit..scanned`.
+    scanned: usize,
+    /// Still in the lead (see `Extend::lead`).
+    leading: bool,
+}
+
+impl Run {
+    fn new(c: &Compiled, hit: usize, entity: u16) -> Run {
+        Run {
+            hit,
+            entity,
+            scanned: hit,
+            leading: c.def.extend.is_some_and(|x| x.lead.is_some()),
+        }
+    }
 }
 
 impl MaskStream {
@@ -1032,7 +1072,7 @@ impl MaskStream {
                 &mut self.scratch.hs,
                 chunk,
                 |id, end| match engine.entities.get(id as usize) {
-                    Some(c) if c.def.extend.is_some() => runs.push((end, id as u16, end)),
+                    Some(c) if c.def.extend.is_some() => runs.push(Run::new(c, end, id as u16)),
                     Some(_) => hits.push((end, id as u16)),
                     None => {}
                 },
@@ -1059,7 +1099,7 @@ impl MaskStream {
                 .entities
                 .get(id as usize)
             {
-                Some(c) if c.def.extend.is_some() => runs.push((end, id as u16, end)),
+                Some(c) if c.def.extend.is_some() => runs.push(Run::new(c, end, id as u16)),
                 Some(_) => hits.push((end, id as u16)),
                 None => {}
             })
@@ -1077,40 +1117,64 @@ impl MaskStream {
         }
         let base = self.base;
         let hits = &mut self.pending_hits;
+        let runs = &mut self.pending_runs;
+        let entities = &self.engine.entities;
         tokens::scan(
             &self.engine.tokens,
             &self.buf,
             self.tokens_done - base,
             to - base,
-            |e, id| hits.push((e + base, id)),
+            |e, id| match &entities[id as usize] {
+                c if c.def.extend.is_some() => runs.push(Run::new(c, e + base, id)),
+                _ => hits.push((e + base, id)),
+            },
         );
         self.tokens_done = to;
     }
 
-    /// Extending entities: a hit becomes an end once the run it lies in has ended.
+    /// Extending entities: a hit becomes an end once the run it lies in has ended (the same
+    /// decisions as `Engine::extend_from`, as the bytes arrive).
     fn end_runs(&mut self, last: bool) {
         let base = self.base;
         let engine = &self.engine;
         let hits = &mut self.pending_hits;
         let buf = &self.buf;
-        self.pending_runs.retain_mut(|(h, ent, scanned)| {
-            let c = &engine.entities[*ent as usize];
+        let end = base + buf.len();
+        self.pending_runs.retain_mut(|r| {
+            let c = &engine.entities[r.entity as usize];
             let extend = c.def.extend.expect("only extending entities wait here");
-            let bound = (*h + c.def.max_len).min(base + buf.len());
-            let mut p = (*scanned).max(*h);
-            while p < bound && extend(buf[p - base]) {
-                p += 1;
+            if r.leading {
+                let (class, stop) = extend.lead.expect("only entities with a lead lead");
+                let limit = r.hit + c.def.max_len;
+                let p = r.scanned + run_len(class, &buf[r.scanned - base..limit.min(end) - base]);
+                if p >= limit || (p == end && last) {
+                    return false; // too long, or the stream ends inside the lead
+                }
+                if p == end {
+                    r.scanned = p;
+                    return true;
+                }
+                r.hit = match stop {
+                    _ if p == r.hit => return false,
+                    Some(stop) if buf[p - base] != stop => return false,
+                    Some(_) => p + 1,
+                    None => p,
+                };
+                r.scanned = r.hit;
+                r.leading = false;
             }
-            if p < base + buf.len() && p < *h + c.def.max_len {
-                hits.push((p, *ent)); // the run ended at p
+            let limit = r.hit + c.def.max_len;
+            let p = r.scanned + run_len(extend.run, &buf[r.scanned - base..limit.min(end) - base]);
+            if p < end && p < limit {
+                hits.push((p, r.entity)); // the run ended at p
                 false
-            } else if p >= *h + c.def.max_len {
+            } else if p >= limit {
                 false // longer than any value of the entity
             } else if last {
-                hits.push((p, *ent)); // the stream ends the run
+                hits.push((p, r.entity)); // the stream ends the run
                 false
             } else {
-                *scanned = p;
+                r.scanned = p;
                 true
             }
         });

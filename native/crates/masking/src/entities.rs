@@ -52,17 +52,60 @@ pub struct Definition {
     pub normalize: Normalize,
     /// Lower wins when two entities claim the same span.
     pub priority: u8,
-    /// Also reported by the native token scanner (built-in number-shaped entities only).
+    /// Also reported by the native token scanner (built-in number-shaped entities, JWTs and
+    /// bearer tokens only).
     pub tokens: bool,
     /// A cheap test of the byte after a hit, run before any backward search: prefilters with an
     /// open-ended tail report every prefix end, and only the last one can be a value.
     pub right_guard: Option<fn(Option<u8>) -> bool>,
-    /// For prefilters that fire once inside a value instead of at every end it may have: the
-    /// value runs on from the hit over the bytes this accepts, and ends at the first it refuses.
-    /// (An open-ended tail such as `[A-Za-z0-9_-]*` would make Hyperscan report every prefix
-    /// end of a long token: hundreds of reports for one JWT.)
-    pub extend: Option<fn(u8) -> bool>,
+    /// For hits that come once inside a value instead of at every end it may have: how the
+    /// value runs on from the hit to its end (an open-ended tail such as `[A-Za-z0-9_-]*` in a
+    /// prefilter would report every prefix end of a long token: hundreds for one JWT).
+    pub extend: Option<Extend>,
 }
+
+/// A set of bytes, one flag per byte value.
+pub type Class = &'static [bool; 256];
+
+/// How many bytes at the start of `s` are in `class`.
+#[inline]
+pub fn run_len(class: Class, s: &[u8]) -> usize {
+    s.iter()
+        .position(|&c| !class[c as usize])
+        .unwrap_or(s.len())
+}
+
+/// How an extending entity's hit becomes its value's end (`Definition::extend`).
+#[derive(Clone, Copy, Debug)]
+pub struct Extend {
+    /// What the hit is carried over first: a run of one or more bytes of the class, then the
+    /// stop byte when there is one (skipped). A hit whose lead is empty, is not followed by its
+    /// stop byte or is longer than the entity's longest value has no value.
+    pub lead: Option<(Class, Option<u8>)>,
+    /// The value's bytes from there on: it ends at the first byte outside the class.
+    pub run: Class,
+}
+
+/// The table of the bytes `$test` accepts (a macro: a `const fn` cannot call a function
+/// pointer).
+macro_rules! class {
+    ($test:expr) => {{
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            t[c] = $test(c as u8);
+            c += 1;
+        }
+        t
+    }};
+}
+
+/// `[A-Za-z0-9_-]`: the bytes of a JWT's three parts.
+pub static BASE64URL: [bool; 256] = class!(is_base64url);
+/// `[A-Za-z0-9._~+/=-]`: the bytes of a bearer token.
+pub static TOKEN: [bool; 256] = class!(is_token_byte);
+/// `[ \t]`: what separates `Bearer` from its token.
+pub static BLANK: [bool; 256] = class!(is_blank);
 
 /// Where a built-in entity's hits come from.
 #[derive(Clone, Copy)]
@@ -71,7 +114,9 @@ enum Pre {
     Exact,
     /// A looser pattern in Hyperscan.
     Hs(&'static str),
-    /// The native token scanner only (`tokens.rs`).
+    /// The native token scanner only (`tokens.rs`): number shapes, and the literals that JWTs
+    /// and bearer tokens begin with (Hyperscan's literal matcher slowed the whole set down by
+    /// a third with them in it).
     Tokens,
 }
 
@@ -115,11 +160,6 @@ const AWS_ACCESS: &str =
 const AWS_SECRET: &str = r#"(?i:aws_?secret_?access_?key|aws_?secret_?key|secret_?access_?key)["']?\s{0,3}[:=]\s{0,3}["']?[A-Za-z0-9/+]{40}"#;
 const JWT_EXACT: &str = r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*";
 const BEARER_EXACT: &str = r"\b[Bb]earer[ \t]+[A-Za-z0-9._~+/=-]+";
-/// From the first dot on: the same ends as `eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.` and a few
-/// more (the exact pattern refuses those), and Hyperscan scans the set faster without the
-/// leading `eyJ` (its literal in front of an unbounded class is costly in the shared set).
-const JWT_PRE: &str = r"[A-Za-z0-9_-]\.eyJ[A-Za-z0-9_-]+\.";
-const BEARER_PRE: &str = r"\b[Bb]earer[ \t]+[A-Za-z0-9._~+/=-]{16}";
 const PEM_END: &str = r"-----END (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY-----";
 
 /// The longest PEM private-key block the masker recognises (an RSA-8192 key is about 6.5 KB).
@@ -228,7 +268,7 @@ const BUILTINS: &[B] = &[
     },
     B {
         name: "jwt",
-        prefilter: Pre::Hs(JWT_PRE),
+        prefilter: Pre::Tokens,
         exact: JWT_EXACT,
         finder: Finder::Exact,
         max_len: 12 * 1024,
@@ -238,7 +278,7 @@ const BUILTINS: &[B] = &[
     },
     B {
         name: "bearer_token",
-        prefilter: Pre::Hs(BEARER_PRE),
+        prefilter: Pre::Tokens,
         exact: BEARER_EXACT,
         finder: Finder::Exact,
         max_len: 4 * 1024,
@@ -258,20 +298,24 @@ const BUILTINS: &[B] = &[
     },
 ];
 
-fn is_token_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"._~+/=-".contains(&c)
+const fn is_token_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b'-')
 }
 
-fn is_base64url(c: u8) -> bool {
+const fn is_blank(c: u8) -> bool {
+    c == b' ' || c == b'\t'
+}
+
+const fn is_base64url(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
 }
 
 fn not_followed_by_token(b: Option<u8>) -> bool {
-    !b.is_some_and(is_token_byte)
+    !b.is_some_and(|c| TOKEN[c as usize])
 }
 
 fn not_followed_by_base64url(b: Option<u8>) -> bool {
-    !b.is_some_and(is_base64url)
+    !b.is_some_and(|c| BASE64URL[c as usize])
 }
 
 /// Names of the built-in entities, in their default order.
@@ -303,8 +347,17 @@ pub fn builtin(name: &str) -> Option<Definition> {
                 _ => None,
             },
             extend: match b.name {
-                "jwt" => Some(is_base64url),
-                "bearer_token" => Some(is_token_byte),
+                // the token scanner reports the end of the payload's `.eyJ`: the payload runs
+                // to the second dot, the signature from there
+                "jwt" => Some(Extend {
+                    lead: Some((&BASE64URL, Some(b'.'))),
+                    run: &BASE64URL,
+                }),
+                // and the end of `Bearer`: blanks, then the token
+                "bearer_token" => Some(Extend {
+                    lead: Some((&BLANK, None)),
+                    run: &TOKEN,
+                }),
                 _ => None,
             },
         }

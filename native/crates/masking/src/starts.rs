@@ -1,6 +1,6 @@
 //! Native start recovery for the built-in entities whose values are most common in table data
-//! (cards, SSNs, IBANs, `+` phone numbers, emails, IPv4 addresses), in place of the reverse
-//! DFA walk.
+//! (cards, SSNs, IBANs, `+` phone numbers, emails, IPv4 addresses) and for the long tokens
+//! (JWTs, bearer tokens), in place of the reverse DFA walk.
 //!
 //! Each finder reads the text around an end and either answers what the reverse walk followed
 //! by "the leftmost start whose validator accepts" would answer, or says it does not know and
@@ -31,6 +31,8 @@ pub enum Kind {
     Phone,
     Email,
     Ipv4,
+    Jwt,
+    Bearer,
 }
 
 impl Kind {
@@ -42,6 +44,8 @@ impl Kind {
             "phone" => Kind::Phone,
             "email" => Kind::Email,
             "ipv4" => Kind::Ipv4,
+            "jwt" => Kind::Jwt,
+            "bearer_token" => Kind::Bearer,
             _ => return None,
         })
     }
@@ -53,7 +57,7 @@ impl Kind {
         match self {
             Kind::Card | Kind::Ssn => Some(validators::card_context(hay, s, e)),
             Kind::Iban => Some(true),
-            Kind::Phone | Kind::Email | Kind::Ipv4 => None,
+            Kind::Phone | Kind::Email | Kind::Ipv4 | Kind::Jwt | Kind::Bearer => None,
         }
     }
 
@@ -70,6 +74,8 @@ impl Kind {
             Kind::Phone => phone(hay, lo, e),
             Kind::Email => email(hay, lo, e),
             Kind::Ipv4 => ipv4(hay, lo, e),
+            Kind::Jwt => jwt(hay, lo, e),
+            Kind::Bearer => bearer(hay, lo, e),
         }
     }
 }
@@ -356,4 +362,73 @@ pub(crate) fn octet(g: &[u8]) -> bool {
         }
         _ => false,
     }
+}
+
+/// The start of the run of `class` bytes ending at `e`: None when it reaches `lo` above the
+/// text's start (the walk would stop there too: let it decide).
+#[inline(always)]
+fn run_back(hay: &[u8], lo: usize, e: usize, class: crate::entities::Class) -> Option<usize> {
+    let s = hay[lo..e]
+        .iter()
+        .rposition(|&b| !class[b as usize])
+        .map_or(lo, |k| lo + k + 1);
+    (s > lo || lo == 0).then_some(s)
+}
+
+/// `eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*`: no part holds a dot, so the
+/// signature, payload and header are the base64url runs between the dots back from `e`; the
+/// matches start at an `eyJ` inside the header's run, and the validator refuses a base64url
+/// byte before the start, so only the run's own start can be accepted.
+fn jwt(hay: &[u8], lo: usize, e: usize) -> Starts {
+    use crate::entities::BASE64URL as B;
+    let dot_before = |s: usize| s > 0 && hay[s - 1] == b'.';
+    let part = |s: usize, end: usize| end - s >= 4 && hay[s..].starts_with(b"eyJ");
+    let Some(sig) = run_back(hay, lo, e, &B) else {
+        return Starts::Unknown;
+    };
+    if !dot_before(sig) {
+        return Starts::None;
+    }
+    let Some(payload) = run_back(hay, lo, sig - 1, &B) else {
+        return Starts::Unknown;
+    };
+    if !part(payload, sig - 1) || !dot_before(payload) {
+        return Starts::None;
+    }
+    let Some(header) = run_back(hay, lo, payload - 1, &B) else {
+        return Starts::Unknown;
+    };
+    if part(header, payload - 1) {
+        Starts::Only(header)
+    } else {
+        Starts::None
+    }
+}
+
+/// `\b[Bb]earer[ \t]+[A-Za-z0-9._~+/=-]+`: the token is the run of token bytes back from `e`,
+/// the blanks before it, and the word before those: one possible start.
+fn bearer(hay: &[u8], lo: usize, e: usize) -> Starts {
+    use crate::entities::{BLANK, TOKEN};
+    let Some(token) = run_back(hay, lo, e, &TOKEN) else {
+        return Starts::Unknown;
+    };
+    if token == e || token == 0 || !BLANK[hay[token - 1] as usize] {
+        return Starts::None;
+    }
+    let Some(blanks) = run_back(hay, lo, token, &BLANK) else {
+        return Starts::Unknown;
+    };
+    if blanks < lo + 6 {
+        return if lo == 0 {
+            Starts::None
+        } else {
+            Starts::Unknown
+        };
+    }
+    let s = blanks - 6;
+    let v = &hay[s..blanks];
+    if v[0] | 0x20 != b'b' || &v[1..] != b"earer" || word_before(hay, s) {
+        return Starts::None;
+    }
+    Starts::Only(s)
 }

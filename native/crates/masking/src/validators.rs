@@ -474,8 +474,11 @@ pub fn bearer(hay: &[u8], s: usize, e: usize) -> bool {
     let token = &hay[s + vs..e];
     // a JWT presented as a bearer token is reported as a JWT
     let dots = token.iter().filter(|b| **b == b'.').count();
-    !(token.starts_with(b"eyJ") && dots == 2)
+    token.len() >= BEARER_MIN && !(token.starts_with(b"eyJ") && dots == 2)
 }
+
+/// The shortest bearer token masked: `Bearer abc` in prose or docs is not a credential.
+pub const BEARER_MIN: usize = 16;
 
 /// The token part of `Bearer <token>`: offsets relative to the match.
 pub fn bearer_value(m: &[u8]) -> (usize, usize) {

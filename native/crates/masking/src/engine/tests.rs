@@ -386,7 +386,15 @@ fn sample_piece() -> impl Strategy<Value = String> {
         Just("fe80::1ff:fe23:4567:890a".to_string()),
         Just("AKIAIOSFODNN7EXAMPLE".to_string()),
         Just("Bearer abcdefghijklmnop0123456789".to_string()),
+        Just("bearer\t \tabc.def~ghi+jkl/mno=-_9".to_string()),
+        Just("Bearer abcdefghijklmno".to_string()), // one byte short
+        Just("xBearer abcdefghijklmnop0123456789".to_string()),
+        Just("Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl".to_string()),
         Just("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl".to_string()),
+        Just("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.".to_string()),
+        Just("eyJhbGciOiJIUzI1NiJ9.eyJ.x".to_string()),
+        Just("x.eyJ".to_string()),
+        "(eyJ|Bearer|earer|[.]eyJ|[ \t]){1,3}",
         Just("-----BEGIN PRIVATE KEY-----\nMIIBVAIBADANBgkqhkiG9w0BAQEFAASCAT4wggE6AgEAAkEA\n-----END PRIVATE KEY-----".to_string()),
         "[ a-z0-9.,:@-]{0,12}",
         "[0-9 -]{0,20}",
@@ -492,6 +500,13 @@ fn finder_piece() -> impl Strategy<Value = String> {
         Just("1.256.3.04".to_string()),
         Just("v1.2.3.4.5".to_string()),
         Just("x-1@mail-1.example.co.uk".to_string()),
+        Just("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl".to_string()),
+        Just("eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.".to_string()),
+        Just("eyJ0eXAiOiJKV1QifQ.eyJ".to_string()),
+        Just("Bearer abcdefghijklmnop0123456789".to_string()),
+        Just("bearer\t\t0123456789abcdef./+=~".to_string()),
+        Just("Bearer abc".to_string()),
+        "(eyJ|Bearer|[.]|[ \t]|[A-Za-z0-9_-]{1,6}){1,4}",
         "[0-9]{1,20}",
         "[0-9]{1,3}[.]",
         "[A-Z0-9]{1,8}",
@@ -546,7 +561,19 @@ fn native_finders_cover_the_builtins_only() {
         .filter(|c| c.native.is_some())
         .map(|c| c.def.name.as_str())
         .collect();
-    assert_eq!(native, ["card", "ssn", "iban", "email", "phone", "ipv4"]);
+    assert_eq!(
+        native,
+        [
+            "card",
+            "ssn",
+            "iban",
+            "email",
+            "phone",
+            "ipv4",
+            "jwt",
+            "bearer_token"
+        ]
+    );
     let custom = CustomSpec {
         name: "cardish".into(),
         pattern: Some(r"\d{16}".into()),
