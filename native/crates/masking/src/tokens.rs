@@ -719,18 +719,27 @@ impl Window<'_> {
         {
             return;
         }
+        // the validator wants the country's registry length: only an end with that many
+        // characters is checked
+        let Some(want) = validators::iban_length(&text[i..i + 2]) else {
+            return;
+        };
         // compact: [A-Z0-9]{11,30} to the end of the word
         let mut j = i + 4;
         while j < text.len() && is_upper_or_digit(text[j]) && j - i <= 34 {
             j += 1;
         }
-        if (15..=34).contains(&(j - i)) && self.reports(j) && validators::iban_value(&text[i..j]) {
+        if j - i == want
+            && (15..=34).contains(&want)
+            && self.reports(j)
+            && validators::iban_value(&text[i..j])
+        {
             emit(j, checked(id, j - i));
         }
         // grouped: ( [A-Z0-9]{4}){2,7} then ( [A-Z0-9]{1,4})?
         let mut p = i + 4;
         let mut groups = 0;
-        while groups < 8 && p < text.len() && text[p] == b' ' {
+        while groups < 8 && p < text.len() && text[p] == b' ' && 4 + 4 * groups < want {
             let mut r = 0;
             while p + 1 + r < text.len() && r < 5 && is_upper_or_digit(text[p + 1 + r]) {
                 r += 1;
@@ -739,13 +748,21 @@ impl Window<'_> {
                 4 if groups < 7 => {
                     groups += 1;
                     p += 5;
-                    if groups >= 2 && self.reports(p) && validators::iban_value(&text[i..p]) {
+                    if groups >= 2
+                        && 4 + 4 * groups == want
+                        && self.reports(p)
+                        && validators::iban_value(&text[i..p])
+                    {
                         emit(p, id);
                     }
                 }
                 1..=4 => {
                     let end = p + 1 + r;
-                    if groups >= 2 && self.reports(end) && validators::iban_value(&text[i..end]) {
+                    if groups >= 2
+                        && 4 + 4 * groups + r == want
+                        && self.reports(end)
+                        && validators::iban_value(&text[i..end])
+                    {
                         emit(end, id);
                     }
                     return;

@@ -173,8 +173,30 @@ pub fn aba_value(v: &[u8]) -> bool {
     aba_checksum(ds.as_slice())
 }
 
+/// The registry length of IBANs of the country `cc` (None: not an IBAN country), from a table
+/// of every pair of capitals.
+#[inline]
+pub(crate) fn iban_length(cc: &[u8]) -> Option<usize> {
+    static TABLE: std::sync::OnceLock<[u8; 26 * 26]> = std::sync::OnceLock::new();
+    let &[a @ b'A'..=b'Z', b @ b'A'..=b'Z'] = cc else {
+        return None;
+    };
+    let table = TABLE.get_or_init(|| {
+        let mut t = [0u8; 26 * 26];
+        for (k, slot) in t.iter_mut().enumerate() {
+            let cc = [b'A' + (k / 26) as u8, b'A' + (k % 26) as u8];
+            *slot = registry_length(&cc).map_or(0, |n| n as u8);
+        }
+        t
+    });
+    match table[(a - b'A') as usize * 26 + (b - b'A') as usize] {
+        0 => None,
+        n => Some(n as usize),
+    }
+}
+
 /// Registry lengths of IBANs by country (SWIFT IBAN registry).
-fn iban_length(cc: &[u8]) -> Option<usize> {
+fn registry_length(cc: &[u8]) -> Option<usize> {
     let len = match cc {
         b"AD" => 24,
         b"AE" => 23,
