@@ -214,9 +214,10 @@ impl MaskingEngine {
             .detect(&mut self.scratch, input)
             .map_err(Error::from_reason)?;
         let mut flat = Vec::with_capacity(found.len() * 3);
-        for f in found {
+        for f in &found {
             flat.extend_from_slice(&[f.entity as u32, f.start as u32, f.end as u32]);
         }
+        self.scratch.recycle(found);
         Ok(Uint32Array::new(flat))
     }
 

@@ -170,6 +170,21 @@ pub struct Scratch {
     /// `tokens::scan_checked`): one integer sorts faster than a pair.
     window: Vec<u64>,
     starts: Vec<usize>,
+    /// The values found by the last call, kept for the next one once the caller is done with
+    /// them (`Scratch::recycle`): a table-sized result (a million values is 24 MB) would
+    /// otherwise land in fresh pages on every call, and their page faults cost more than the
+    /// work that fills them.
+    found: Vec<Found>,
+}
+
+impl Scratch {
+    /// Gives back the values a `detect` call returned, once they are no longer needed: the next
+    /// call fills the same memory.
+    pub fn recycle(&mut self, found: Vec<Found>) {
+        if found.capacity() > self.found.capacity() {
+            self.found = found;
+        }
+    }
 }
 
 /// A text range scanned as one value (a DataRow field), with the entities wanted in it.
@@ -436,6 +451,7 @@ impl Engine {
             hits: Vec::new(),
             window: Vec::new(),
             starts: Vec::new(),
+            found: Vec::new(),
         }
     }
 
@@ -606,7 +622,8 @@ impl Engine {
                                   // Token hits are many (digit-dense text has one candidate every few hundred bytes) and
                                   // each is confirmed by reading the text around it: scan and confirm a window at a time.
         let mut window = std::mem::take(&mut scratch.window);
-        let mut found = Vec::new();
+        let mut found = std::mem::take(&mut scratch.found);
+        found.clear();
         let mut seg_i = 0usize;
         let mut w0 = 0usize;
         loop {
@@ -822,6 +839,7 @@ impl Engine {
         let grow: usize = found.len() * 24;
         let mut out = Vec::with_capacity(input.len() + grow);
         self.emit(input, 0, 0, input.len(), &found, &mut out, counts);
+        scratch.recycle(found);
         Ok(out)
     }
 
@@ -884,6 +902,7 @@ impl Engine {
             self.detect_segments(scratch, &text, &segments)?
         };
         if found.is_empty() && touched_rows == 0 {
+            scratch.recycle(found);
             return Ok(chunk.to_vec());
         }
         // Unchanged bytes are copied in runs as long as possible: `copied` is how far the chunk
@@ -956,6 +975,7 @@ impl Engine {
             out[row_start + 1..row_start + 5].copy_from_slice(&(len as i32).to_be_bytes());
         }
         out.extend_from_slice(&chunk[copied..]);
+        scratch.recycle(found);
         Ok(out)
     }
 }
