@@ -19,8 +19,21 @@ fn main() {
     );
     let mut scratch = engine.new_scratch();
     let mut targets = tollgate_masking::tokens::Targets::numbered();
-    if std::env::var("NOLIT").is_ok() {
-        (targets.jwt, targets.bearer) = (None, None);
+    // OFF=ipv6,iban,...: leave scanner targets out, to see what each costs
+    for off in std::env::var("OFF").unwrap_or_default().split(',') {
+        match off {
+            "card" => targets.card = None,
+            "ssn" => targets.ssn = None,
+            "aba" => targets.aba = None,
+            "phone" => targets.phone = None,
+            "ipv4" => targets.ipv4 = None,
+            "ipv6" => targets.ipv6 = None,
+            "iban" => targets.iban = None,
+            "jwt" => targets.jwt = None,
+            "bearer" => targets.bearer = None,
+            "" => {}
+            other => panic!("unknown target {other}"),
+        }
     }
     let mut n = 0usize;
     let t = std::time::Instant::now();

@@ -152,7 +152,7 @@ fn iban(hay: &[u8], lo: usize, e: usize) -> Starts {
         w -= 1;
     }
     if e - w < 5 {
-        return Starts::Unknown;
+        return iban_grouped(hay, lo, e, w);
     }
     if word_before(hay, w) || word_after(hay, e) {
         return Starts::None; // no start inside a word, and no start before `lo`
@@ -169,6 +169,50 @@ fn iban(hay: &[u8], lo: usize, e: usize) -> Starts {
     } else {
         Starts::None
     }
+}
+
+/// The grouped form, `\b[A-Z]{2}\d{2}(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?\b`, ending at
+/// `e` with its last group at `w..e` (the word before `e`, 1 to 4 bytes). Every group before the
+/// last is 4 bytes after a single blank, so the groups are found by stepping back 5 bytes at a
+/// time; a start is a `CCdd` group after a non-word byte with 2 to 7 whole groups (and maybe
+/// the tail) after it. The leftmost such start is the walk's first.
+fn iban_grouped(hay: &[u8], lo: usize, e: usize, w: usize) -> Starts {
+    let last = &hay[w..e];
+    if w == e || !last.iter().all(|&b| upper_or_digit(b)) || word_after(hay, e) {
+        return Starts::None;
+    }
+    // groups counted back from the last (j = 0); a start at group j needs j - 1 whole groups
+    // and the tail after it, or j whole groups when the last has four bytes
+    let fewest = if last.len() == 4 { 2 } else { 3 };
+    let mut leftmost = None;
+    let mut g = w; // start of group j
+    for j in 1..=8 {
+        if g < lo + 5 {
+            break; // the walk stops at `lo` too
+        }
+        if hay[g - 1] != b' ' {
+            break;
+        }
+        let x = g - 5; // start of group j
+        let group = &hay[x..g - 1];
+        if !group.iter().all(|&b| upper_or_digit(b)) {
+            break;
+        }
+        let starts_here = j >= fewest
+            && !word_before(hay, x)
+            && group[0].is_ascii_uppercase()
+            && group[1].is_ascii_uppercase()
+            && group[2].is_ascii_digit()
+            && group[3].is_ascii_digit();
+        if starts_here {
+            leftmost = Some(x);
+        }
+        if word_before(hay, x) {
+            break; // a longer word: no group
+        }
+        g = x;
+    }
+    leftmost.map_or(Starts::None, Starts::First)
 }
 
 #[inline(always)]
