@@ -757,16 +757,23 @@ impl Engine {
     /// priority). Candidates starting at or after `cut` are returned untouched as pending; an
     /// accepted one that crosses `cut` moves the cut back to its start.
     fn resolve(&self, mut cands: Vec<Found>, cut: usize) -> (Vec<Found>, Vec<Found>, usize) {
-        // found in end order, so nearly in start order: the stable sort merges runs (the key
-        // is total, so any sort gives this order)
-        cands.sort_by_key(|f| {
-            (
-                f.start,
-                Reverse(f.end),
-                self.entities[f.entity as usize].def.priority,
-                f.entity,
-            )
-        });
+        // found in end order, so nearly in start order, and on table rows (no overlaps) in order
+        // already: one pass over the cheap part of the key says so (strictly increasing: no
+        // ties for the rest of the key to break). Otherwise the stable sort merges runs (the
+        // key is total, so any sort gives this order).
+        let ordered = cands
+            .windows(2)
+            .all(|w| (w[0].start, Reverse(w[0].end)) < (w[1].start, Reverse(w[1].end)));
+        if !ordered {
+            cands.sort_by_key(|f| {
+                (
+                    f.start,
+                    Reverse(f.end),
+                    self.entities[f.entity as usize].def.priority,
+                    f.entity,
+                )
+            });
+        }
         // the accepted ones are compacted in place, to the front
         let mut kept = 0usize;
         let mut last_end = 0usize;
