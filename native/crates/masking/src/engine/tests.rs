@@ -93,6 +93,54 @@ fn finds_every_builtin_entity_in_the_sample() {
     assert_eq!(d.len(), 18, "{d:#?}");
 }
 
+/// A JWT sent as a bearer token is reported as a JWT where that entity is wanted, and is still
+/// masked as a bearer token where it is not: in a configuration without `jwt`, or in a column
+/// scanned for bearer tokens only.
+#[test]
+fn a_jwt_after_bearer_is_masked_whichever_of_the_two_is_wanted() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl";
+    let text = format!("GET / HTTP/1.1\r\nAuthorization: Bearer {jwt}\r\n\r\n");
+    let with = |names: &[&str]| {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let list = Engine::configure(&names, &|_| Style::Full, &[]).unwrap();
+        Engine::new(list, None).unwrap()
+    };
+    for (names, want) in [
+        (&["jwt", "bearer_token"][..], "jwt"),
+        (&["bearer_token", "jwt"][..], "jwt"),
+        (&["bearer_token"][..], "bearer_token"),
+        (&["jwt"][..], "jwt"),
+    ] {
+        let e = with(names);
+        assert_eq!(
+            detected(&e, &text),
+            [(want.to_string(), jwt.to_string())],
+            "{names:?}"
+        );
+        assert!(mask(&e, &text).contains(&format!("Bearer [REDACTED:{want}]\r\n")));
+    }
+    // a column scanned for bearer tokens only, with `jwt` configured for other columns
+    let e = engine(Style::Full);
+    let bearer = e.entity_index("bearer_token").unwrap();
+    let mut scratch = e.new_scratch();
+    let found = e
+        .detect_segments(
+            &mut scratch,
+            text.as_bytes(),
+            &[Segment {
+                start: 0,
+                end: text.len(),
+                entities: 1 << bearer,
+            }],
+        )
+        .unwrap();
+    let spans: Vec<_> = found
+        .iter()
+        .map(|f| (f.entity as usize, &text[f.start..f.end]))
+        .collect();
+    assert_eq!(spans, [(bearer, jwt)]);
+}
+
 #[test]
 fn full_mask_replaces_values_and_keeps_everything_else() {
     let e = engine(Style::Full);
