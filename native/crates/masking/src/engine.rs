@@ -53,6 +53,16 @@ pub struct EntityConfig {
     pub style: Style,
 }
 
+struct Compiled {
+    def: Definition,
+    style: Style,
+    reverse: Option<Backward>,
+    /// A native start finder, for built-in entities with their built-in exact pattern.
+    native: Option<starts::Kind>,
+    /// The `full` style's replacement, written once.
+    full: Vec<u8>,
+}
+
 impl Compiled {
     /// The value to replace in the match `s..e` of entity `i` (this one).
     #[inline]
@@ -71,16 +81,6 @@ impl Compiled {
             entity: i as u16,
         }
     }
-}
-
-struct Compiled {
-    def: Definition,
-    style: Style,
-    reverse: Option<Backward>,
-    /// A native start finder, for built-in entities with their built-in exact pattern.
-    native: Option<starts::Kind>,
-    /// The `full` style's replacement, written once.
-    full: Vec<u8>,
 }
 
 /// The exact pattern, reversed, for start recovery.
