@@ -169,6 +169,8 @@ pub struct Scratch {
     /// One window's hits, `end << 16 | checked << 8 | entity` (`checked`: see
     /// `tokens::scan_checked`): one integer sorts faster than a pair.
     window: Vec<u64>,
+    /// A window's email hits, sorted apart (see `detect_segments`).
+    emails: Vec<u64>,
     starts: Vec<usize>,
     /// The values found by the last call, kept for the next one once the caller is done with
     /// them (`Scratch::recycle`): a table-sized result (a million values is 24 MB) would
@@ -241,6 +243,7 @@ impl Engine {
             iban: token("iban"),
             jwt: token("jwt"),
             bearer: token("bearer_token"),
+            email: token("email"),
         };
         let named = |err: hs::HsError| {
             let who = err
@@ -450,6 +453,7 @@ impl Engine {
                 .collect(),
             hits: Vec::new(),
             window: Vec::new(),
+            emails: Vec::new(),
             starts: Vec::new(),
             found: Vec::new(),
         }
@@ -622,6 +626,7 @@ impl Engine {
                                   // Token hits are many (digit-dense text has one candidate every few hundred bytes) and
                                   // each is confirmed by reading the text around it: scan and confirm a window at a time.
         let mut window = std::mem::take(&mut scratch.window);
+        let mut emails = std::mem::take(&mut scratch.emails);
         let mut found = std::mem::take(&mut scratch.found);
         found.clear();
         let mut seg_i = 0usize;
@@ -666,12 +671,22 @@ impl Engine {
                 !mine
             });
             if self.tokens.any() {
+                // emails come a block at a time with the rest but end further on: apart, they
+                // are one more sorted run instead of a disorder in every row of a table
+                let email = self.tokens.email.map(|id| id as u64);
+                emails.clear();
                 tokens::scan_checked(&self.tokens, text, w0, w1, |end, packed| {
-                    window.push((end as u64) << 16 | packed as u64)
+                    let hit = (end as u64) << 16 | packed as u64;
+                    if Some(packed as u64 & 0xff) == email {
+                        emails.push(hit);
+                    } else {
+                        window.push(hit);
+                    }
                 });
+                window.extend_from_slice(&emails);
             }
-            // nearly sorted already (in end order per source, a block at a time): the stable
-            // sort merges those runs instead of partitioning
+            // nearly sorted already (a few runs, in end order each): the stable sort merges
+            // those runs instead of partitioning
             window.sort();
             window.dedup();
             for &packed in window.iter() {
@@ -710,6 +725,7 @@ impl Engine {
         }
         scratch.hits = hits;
         scratch.window = window;
+        scratch.emails = emails;
         Ok(self.resolve(found, usize::MAX).0)
     }
 

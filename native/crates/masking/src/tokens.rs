@@ -1,5 +1,5 @@
 //! A native prefilter for the number-shaped entities (cards, SSNs, routing numbers, phone
-//! numbers, IPv4, IPv6, IBANs), JWTs and bearer tokens.
+//! numbers, IPv4, IPv6, IBANs), emails, JWTs and bearer tokens.
 //!
 //! Hyperscan is slow on patterns made only of character classes (`\d{13,19}` scans at about
 //! 1 GB/s on digit-dense logs, and a set of them at 0.3 GB/s): they have no literal for its
@@ -17,7 +17,8 @@
 //! runs at once. IPv6 is looked at only around colons and IBANs only at an upper-case word
 //! start followed by two digits. JWTs and bearer tokens are reported at the end of their
 //! literals (`.eyJ`, `Bearer` and a blank: `literals`), found from three more byte masks; with
-//! them in Hyperscan's set its literal matcher ran at half the speed.
+//! them in Hyperscan's set its literal matcher ran at half the speed. Emails are walked from
+//! each `@` (`Window::email_ends`): Hyperscan scanned rows with an email each at 4 GB/s.
 //!
 //! Like a Hyperscan prefilter it only has to be a superset: it reports offsets where a value of
 //! an entity may end (for JWTs and bearer tokens, where the engine starts carrying the report
@@ -28,9 +29,13 @@
 
 use crate::validators;
 
-/// Bytes before a reported end that a report may depend on. Every value this scanner serves is
-/// at most 43 bytes long; the rest is margin.
-pub const LOOKBEHIND: usize = 64;
+/// Bytes before a reported end that a report may depend on. An email is at most `EMAIL_MAX`
+/// bytes long (its `@` and the byte before it are what a report starts from); every other value
+/// this scanner serves is at most 43 bytes long; the rest is margin.
+pub const LOOKBEHIND: usize = EMAIL_MAX + 64;
+
+/// The longest email (the entity's `max_len`): a domain walk stops this far from its `@`.
+pub const EMAIL_MAX: usize = 320;
 
 /// Engine indices of the entities this scanner serves (None when not configured).
 #[derive(Clone, Copy, Debug, Default)]
@@ -44,10 +49,11 @@ pub struct Targets {
     pub iban: Option<u16>,
     pub jwt: Option<u16>,
     pub bearer: Option<u16>,
+    pub email: Option<u16>,
 }
 
 impl Targets {
-    /// Every entity, numbered 0 to 8 in field order (for benchmarks and profiles).
+    /// Every entity, numbered 0 to 9 in field order (for benchmarks and profiles).
     #[doc(hidden)]
     pub fn numbered() -> Targets {
         Targets {
@@ -60,6 +66,7 @@ impl Targets {
             iban: Some(6),
             jwt: Some(7),
             bearer: Some(8),
+            email: Some(9),
         }
     }
 
@@ -69,6 +76,7 @@ impl Targets {
             || self.iban.is_some()
             || self.jwt.is_some()
             || self.bearer.is_some()
+            || self.email.is_some()
     }
 
     fn numbers(&self) -> bool {
@@ -97,7 +105,32 @@ struct Masks {
     /// The `J` of `.eyJ` and the last `r` of `earer` (see `literal_ends`).
     jwt: u64,
     bearer: u64,
+    /// `'@'`.
+    at: u64,
 }
+
+/// `[A-Za-z0-9._%+-]`: the byte before an email's `@`.
+static EMAIL_LOCAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-');
+        c += 1;
+    }
+    t
+};
+
+/// `[A-Za-z0-9-]`: the bytes of a domain label.
+static EMAIL_LABEL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_alphanumeric() || c as u8 == b'-';
+        c += 1;
+    }
+    t
+};
 
 /// Where the literals of JWTs and bearer tokens may end in a block, from the masks of a few of
 /// their bytes: at a `J` two bytes after an `e` and three after a dot (`.eyJ`, where a JWT's
@@ -124,7 +157,7 @@ fn classify64(b: &[u8; 64]) -> Masks {
             _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8((width - 1) as i8)), t)
         };
         let mut m = Masks::default();
-        let mut letters = [0u64; 3]; // e, J, r
+        let mut letters = [0u64; 4]; // e, J, r, @
         for k in 0..4 {
             let v = _mm_loadu_si128(b.as_ptr().add(16 * k) as *const __m128i);
             let digit = in_range(v, b'0', 10);
@@ -157,13 +190,14 @@ fn classify64(b: &[u8; 64]) -> Masks {
             m.dot |= (_mm_movemask_epi8(dot) as u16 as u64) << sh;
             m.hex_colon |= (_mm_movemask_epi8(hex_colon) as u16 as u64) << sh;
             m.plus_paren |= (_mm_movemask_epi8(plus_paren) as u16 as u64) << sh;
-            for (l, c) in letters.iter_mut().zip(*b"eJr") {
+            for (l, c) in letters.iter_mut().zip(*b"eJr@") {
                 let eq = _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
                 *l |= (_mm_movemask_epi8(eq) as u16 as u64) << sh;
             }
         }
-        let [e, j, r] = letters;
+        let [e, j, r, at] = letters;
         (m.jwt, m.bearer) = literal_ends(m.dot, e, j, r);
+        m.at = at;
         m
     }
 }
@@ -190,7 +224,7 @@ unsafe fn classify64_avx2(b: &[u8; 64]) -> Masks {
         }};
     }
     let mut m = Masks::default();
-    let mut letters = [0u64; 3]; // e, J, r
+    let mut letters = [0u64; 4]; // e, J, r, @
     for k in 0..2 {
         // SAFETY: an unaligned load within `b`
         let v = unsafe { _mm256_loadu_si256(b.as_ptr().add(32 * k) as *const __m256i) };
@@ -223,13 +257,14 @@ unsafe fn classify64_avx2(b: &[u8; 64]) -> Masks {
         m.dot |= (_mm256_movemask_epi8(dot) as u32 as u64) << sh;
         m.hex_colon |= (_mm256_movemask_epi8(hex_colon) as u32 as u64) << sh;
         m.plus_paren |= (_mm256_movemask_epi8(plus_paren) as u32 as u64) << sh;
-        for (l, c) in letters.iter_mut().zip(*b"eJr") {
+        for (l, c) in letters.iter_mut().zip(*b"eJr@") {
             let eq = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(c as i8));
             *l |= (_mm256_movemask_epi8(eq) as u32 as u64) << sh;
         }
     }
-    let [e, j, r] = letters;
+    let [e, j, r, at] = letters;
     (m.jwt, m.bearer) = literal_ends(m.dot, e, j, r);
+    m.at = at;
     m
 }
 
@@ -344,6 +379,7 @@ unsafe fn classify64_avx512(b: &[u8; 64]) -> Masks {
         plus_paren: eq!(b'+') | eq!(b'('),
         jwt,
         bearer,
+        at: eq!(b'@'),
     }
 }
 
@@ -408,6 +444,7 @@ fn classify_scalar(b: &[u8]) -> Masks {
             .fold(0u64, |acc, (i, _)| acc | 1 << i)
     };
     (m.jwt, m.bearer) = literal_ends(m.dot, letter(b'e'), letter(b'J'), letter(b'r'));
+    m.at = letter(b'@');
     m
 }
 
@@ -707,6 +744,41 @@ impl Window<'_> {
         b
     }
 
+    /// Email: the ends the prefilter `[A-Za-z0-9._%+-]@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*` then
+    /// `\.[A-Za-z]{2,24}\b` has after the `@` at `a` (within `EMAIL_MAX` of it): in each label
+    /// after the first, the end of its first 2 to 24 letters when no word byte follows them.
+    /// The labels are walked from the `@`, a table lookup a byte.
+    fn email_ends(&self, a: usize, id: u16, emit: &mut impl FnMut(usize, u16)) {
+        let text = self.text;
+        if a == 0 || !EMAIL_LOCAL[text[a - 1] as usize] {
+            return;
+        }
+        let bound = self.limit.min(a + EMAIL_MAX);
+        let label = |at: usize| at + crate::entities::run_len(&EMAIL_LABEL, &text[at..bound]);
+        let mut q = label((a + 1).min(bound));
+        if q == a + 1 {
+            return;
+        }
+        while q < bound && text[q] == b'.' {
+            let ls = q + 1;
+            q = label(ls);
+            if q == ls {
+                return;
+            }
+            let letters = text[ls..q]
+                .iter()
+                .position(|c| !c.is_ascii_alphabetic())
+                .unwrap_or(q - ls);
+            let e = ls + letters;
+            if (2..=24).contains(&letters)
+                && self.reports(e)
+                && text.get(e).is_none_or(|&c| !is_word(c))
+            {
+                emit(e, id);
+            }
+        }
+    }
+
     /// IBAN from a start `CCdd` at `i` (a word start): reports the end of the compact form and
     /// every end of the space-grouped form whose value from `i` passes the IBAN check (the
     /// validator reads nothing else; a value from a later start is checked from there).
@@ -978,10 +1050,11 @@ fn colons_and_words(
     }
 }
 
-/// The JWT and bearer-token reports of the block at `pos`: the end of a `.eyJ` after a
+/// The JWT, bearer-token and email reports of the block at `pos`: the end of a `.eyJ` after a
 /// base64url byte (where a JWT's payload begins; the engine carries the report on to the
-/// value's end, see `entities::Extend`), and the end of a word `Bearer` or `bearer` followed
-/// by a blank. Reads at most 6 bytes before the end and the byte after it.
+/// value's end, see `entities::Extend`), the end of a word `Bearer` or `bearer` followed by a
+/// blank, and the ends of an email's domain after each `@` (`Window::email_ends`). Reads at
+/// most 6 bytes before the end (back to the `@` for an email) and the byte after it.
 #[inline(always)]
 fn literals(t: &Targets, w: &Window, pos: usize, m: &Masks, emit: &mut impl FnMut(usize, u16)) {
     let text = w.text;
@@ -997,6 +1070,14 @@ fn literals(t: &Targets, w: &Window, pos: usize, m: &Masks, emit: &mut impl FnMu
             {
                 emit(j + 1, id);
             }
+        }
+    }
+    if let Some(id) = t.email {
+        let mut c = m.at;
+        while c != 0 {
+            let a = pos + c.trailing_zeros() as usize;
+            c &= c - 1;
+            w.email_ends(a, id, emit);
         }
     }
     if let Some(id) = t.bearer {
@@ -1464,8 +1545,8 @@ mod tests {
     }
 
     fn names(text: &str) -> Vec<(String, &'static str)> {
-        const N: [&str; 9] = [
-            "card", "ssn", "aba", "phone", "ipv4", "ipv6", "iban", "jwt", "bearer",
+        const N: [&str; 10] = [
+            "card", "ssn", "aba", "phone", "ipv4", "ipv6", "iban", "jwt", "bearer", "email",
         ];
         hits(text.as_bytes())
             .into_iter()
@@ -1644,6 +1725,7 @@ mod tests {
             phone: None,
             jwt: None,
             bearer: None,
+            email: None,
             ..targets()
         };
         scan(&t, text, from, to, |e, id| new.push((e, id)));
@@ -1665,7 +1747,7 @@ mod tests {
         (new, old)
     }
 
-    fn fields(m: &Masks) -> [u64; 10] {
+    fn fields(m: &Masks) -> [u64; 11] {
         [
             m.digit,
             m.colon,
@@ -1677,7 +1759,102 @@ mod tests {
             m.plus_paren,
             m.jwt,
             m.bearer,
+            m.at,
         ]
+    }
+
+    /// The email prefilter's ends the slow way (id 9): an anchored search of the pattern the
+    /// scanner implements from the byte before every `@`, every end it matches at most
+    /// `EMAIL_MAX` bytes after the `@`, in `(from, to]`.
+    fn email_oracle(text: &[u8], from: usize, to: usize) -> Reports {
+        let dfa = DFA::builder()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .configure(DFA::config().match_kind(MatchKind::All))
+            .build(crate::entities::EMAIL_PRE)
+            .unwrap();
+        let mut cache = dfa.create_cache();
+        let mut out = Vec::new();
+        for a in (1..text.len()).filter(|&a| text[a] == b'@') {
+            let input = Input::new(text).range(a - 1..).anchored(Anchored::Yes);
+            let mut state = OverlappingState::start();
+            loop {
+                dfa.try_search_overlapping_fwd(&mut cache, &input, &mut state)
+                    .unwrap();
+                let Some(m) = state.get_match() else { break };
+                let e = m.offset();
+                if e > from && e <= to.min(text.len()) && e <= a + EMAIL_MAX {
+                    out.push((e, 9));
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn email_ends_are_the_prefilters() {
+        let t = Targets {
+            email: Some(9),
+            ..Targets::default()
+        };
+        let check = |text: &[u8], from: usize, to: usize| {
+            let want = email_oracle(text, from, to);
+            for got in every_loop(&t, text, from, to) {
+                assert_eq!(
+                    got,
+                    want,
+                    "{from}..{to}: {:?}",
+                    String::from_utf8_lossy(text)
+                );
+            }
+            want.len()
+        };
+        let mut found = 0;
+        for pad in (0..140).chain(440..600) {
+            for value in [
+                "ann.lee+tag@mail.example.co.uk,",
+                "a@b.co",
+                "x@b.c0m.io-x y",
+                "x@localhost z",
+                "@a.bc",
+                "a@@b.cd",
+                "a@b..cd",
+                "a@b.cd_e",
+                "a@-.ab-cd.xyz9",
+            ] {
+                let text = format!("{}{value}", "e".repeat(pad));
+                let n = text.len();
+                found += check(text.as_bytes(), 0, n);
+                for to in [pad + 3, pad + 6, pad + 9, pad + 14] {
+                    check(text.as_bytes(), 0, to.min(n));
+                    check(text.as_bytes(), to.min(n), n);
+                }
+            }
+        }
+        assert!(found > 1000, "{found}");
+        // long domains: a window reads back to the `@` (up to EMAIL_MAX), and the walk stops
+        // EMAIL_MAX bytes after it
+        for (long, ends) in [
+            (format!("x a@{}com x", "bcdefghij.".repeat(31)), 31),
+            (format!("a@{}.com x", "b.".repeat(200)), 0),
+        ] {
+            let n = long.len();
+            assert_eq!(check(long.as_bytes(), 0, n), ends);
+            for cut in (0..n).step_by(7) {
+                check(long.as_bytes(), 0, cut);
+                check(long.as_bytes(), cut, n);
+            }
+        }
+        let mut rng = crate::testing::XorShift(0x3c6e_f372_fe94_f82b);
+        for round in 0..300 {
+            let len = 1 + (round * 67) % 1400;
+            let text = rng.text(b"ab@.@.co-x_9Z .ab@cd.ef", len);
+            let cut = (rng.0 as usize) % (text.len() + 1);
+            for (from, to) in [(0, text.len()), (cut, text.len()), (0, cut)] {
+                check(&text, from, to);
+            }
+        }
     }
 
     /// The literal reports the slow way: every `[A-Za-z0-9_-]\.eyJ` end (JWT, id 7) and every
@@ -1826,15 +2003,16 @@ mod tests {
     #[test]
     fn every_copy_of_the_scan_loop_reports_the_same() {
         let mut rng = crate::testing::XorShift(0x5851_f42d_4c95_7f2d);
-        let alphabets: [&[u8]; 4] = [
+        let alphabets: [&[u8]; 5] = [
             b"0123456789012345678901234567890123456789 - . :xA",
             b"0123456789 -.+(:abcdefABCDEF GB",
             b"01234567890123456789012345678901234567890123456789 -.:(+_ xqAfFGBZ\xe9",
             b"0123456789 .eyJ Bearer bearer \t-_:eJr",
+            b"0123456789 ab@.cd.ef-x_ @",
         ];
         for round in 0..400 {
             let len = 1 + (round * 53) % 1500;
-            let text = rng.text(alphabets[round % 4], len);
+            let text = rng.text(alphabets[round % 5], len);
             let cut = (rng.0 as usize) % (text.len() + 1);
             for (from, to) in [(0, text.len()), (cut, text.len()), (0, cut)] {
                 let all = every_loop(&targets(), &text, from, to);
