@@ -106,6 +106,10 @@ pub static BASE64URL: [bool; 256] = class!(is_base64url);
 pub static TOKEN: [bool; 256] = class!(is_token_byte);
 /// `[ \t]`: what separates `Bearer` from its token.
 pub static BLANK: [bool; 256] = class!(is_blank);
+/// `[A-Za-z0-9._%+-]`: the bytes of an email's local part.
+pub static EMAIL_LOCAL: [bool; 256] = class!(is_email_local);
+/// `[A-Za-z0-9-]`: the bytes of a domain label.
+pub static EMAIL_LABEL: [bool; 256] = class!(is_label_byte);
 
 /// Where a built-in entity's hits come from.
 #[derive(Clone, Copy)]
@@ -305,6 +309,14 @@ const BUILTINS: &[B] = &[
 
 const fn is_token_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b'-')
+}
+
+const fn is_email_local(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-')
+}
+
+const fn is_label_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-'
 }
 
 const fn is_blank(c: u8) -> bool {

@@ -322,11 +322,6 @@ fn phone_local(hay: &[u8], lo: usize, e: usize) -> Starts {
     Starts::None
 }
 
-#[inline(always)]
-fn email_local(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-')
-}
-
 /// `[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b`: a match
 /// holds exactly one `@`, the last one before `e`, and its starts are the bytes of the local
 /// part; the validator refuses a local-part byte before the start, so only the first one can
@@ -356,7 +351,7 @@ fn email(hay: &[u8], lo: usize, e: usize) -> Starts {
         return Starts::None;
     }
     let mut w = a;
-    while w > lo && email_local(hay[w - 1]) {
+    while w > lo && crate::entities::EMAIL_LOCAL[hay[w - 1] as usize] {
         w -= 1;
     }
     if w == a {

@@ -109,29 +109,6 @@ struct Masks {
     at: u64,
 }
 
-/// `[A-Za-z0-9._%+-]`: the byte before an email's `@`.
-static EMAIL_LOCAL: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-');
-        c += 1;
-    }
-    t
-};
-
-/// `[A-Za-z0-9-]`: the bytes of a domain label.
-static EMAIL_LABEL: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        t[c] = (c as u8).is_ascii_alphanumeric() || c as u8 == b'-';
-        c += 1;
-    }
-    t
-};
-
 /// Where the literals of JWTs and bearer tokens may end in a block, from the masks of a few of
 /// their bytes: at a `J` two bytes after an `e` and three after a dot (`.eyJ`, where a JWT's
 /// payload begins), and at an `r` after `e?re` (`earer`). Bytes that would fall in the block
@@ -750,11 +727,13 @@ impl Window<'_> {
     /// The labels are walked from the `@`, a table lookup a byte.
     fn email_ends(&self, a: usize, id: u16, emit: &mut impl FnMut(usize, u16)) {
         let text = self.text;
-        if a == 0 || !EMAIL_LOCAL[text[a - 1] as usize] {
+        if a == 0 || !crate::entities::EMAIL_LOCAL[text[a - 1] as usize] {
             return;
         }
         let bound = self.limit.min(a + EMAIL_MAX);
-        let label = |at: usize| at + crate::entities::run_len(&EMAIL_LABEL, &text[at..bound]);
+        let label = |at: usize| {
+            at + crate::entities::run_len(&crate::entities::EMAIL_LABEL, &text[at..bound])
+        };
         let mut q = label((a + 1).min(bound));
         if q == a + 1 {
             return;
@@ -1763,6 +1742,62 @@ mod tests {
         ]
     }
 
+    type Oracle = fn(&[u8], usize, usize) -> Reports;
+
+    /// Every copy of the scan loop reports what `oracle` says for `(from, to]`; returns how many.
+    fn loops_agree(t: &Targets, oracle: Oracle, text: &[u8], from: usize, to: usize) -> usize {
+        let want = oracle(text, from, to);
+        for got in every_loop(t, text, from, to) {
+            assert_eq!(
+                got,
+                want,
+                "{from}..{to}: {:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        want.len()
+    }
+
+    /// `loops_agree` for each value at every offset against block edges (and in the batches of
+    /// eight past 512 bytes), whole and in windows cut `cuts` bytes after the value's start;
+    /// returns the reports in the whole texts.
+    fn at_every_offset(t: &Targets, oracle: Oracle, values: &[&str], cuts: &[usize]) -> usize {
+        let mut found = 0;
+        for pad in (0..140).chain(440..600) {
+            for value in values {
+                let text = format!("{}{value}", "e".repeat(pad));
+                let n = text.len();
+                found += loops_agree(t, oracle, text.as_bytes(), 0, n);
+                for cut in cuts {
+                    let to = (pad + cut).min(n);
+                    loops_agree(t, oracle, text.as_bytes(), 0, to);
+                    loops_agree(t, oracle, text.as_bytes(), to, n);
+                }
+            }
+        }
+        found
+    }
+
+    /// `loops_agree` on `rounds` random texts of `alphabet` (lengths stepping by `step`), whole
+    /// and cut at a random point.
+    fn on_random_text(
+        t: &Targets,
+        oracle: Oracle,
+        rng: &mut crate::testing::XorShift,
+        alphabet: &[u8],
+        rounds: usize,
+        step: usize,
+    ) {
+        for round in 0..rounds {
+            let len = 1 + (round * step) % 1400;
+            let text = rng.text(alphabet, len);
+            let cut = (rng.0 as usize) % (text.len() + 1);
+            for (from, to) in [(0, text.len()), (cut, text.len()), (0, cut)] {
+                loops_agree(t, oracle, &text, from, to);
+            }
+        }
+    }
+
     /// The email prefilter's ends the slow way (id 9): an anchored search of the pattern the
     /// scanner implements from the byte before every `@`, every end it matches at most
     /// `EMAIL_MAX` bytes after the `@`, in `(from, to]`.
@@ -1798,40 +1833,20 @@ mod tests {
             email: Some(9),
             ..Targets::default()
         };
-        let check = |text: &[u8], from: usize, to: usize| {
-            let want = email_oracle(text, from, to);
-            for got in every_loop(&t, text, from, to) {
-                assert_eq!(
-                    got,
-                    want,
-                    "{from}..{to}: {:?}",
-                    String::from_utf8_lossy(text)
-                );
-            }
-            want.len()
-        };
-        let mut found = 0;
-        for pad in (0..140).chain(440..600) {
-            for value in [
-                "ann.lee+tag@mail.example.co.uk,",
-                "a@b.co",
-                "x@b.c0m.io-x y",
-                "x@localhost z",
-                "@a.bc",
-                "a@@b.cd",
-                "a@b..cd",
-                "a@b.cd_e",
-                "a@-.ab-cd.xyz9",
-            ] {
-                let text = format!("{}{value}", "e".repeat(pad));
-                let n = text.len();
-                found += check(text.as_bytes(), 0, n);
-                for to in [pad + 3, pad + 6, pad + 9, pad + 14] {
-                    check(text.as_bytes(), 0, to.min(n));
-                    check(text.as_bytes(), to.min(n), n);
-                }
-            }
-        }
+        let check =
+            |text: &[u8], from: usize, to: usize| loops_agree(&t, email_oracle, text, from, to);
+        let values = [
+            "ann.lee+tag@mail.example.co.uk,",
+            "a@b.co",
+            "x@b.c0m.io-x y",
+            "x@localhost z",
+            "@a.bc",
+            "a@@b.cd",
+            "a@b..cd",
+            "a@b.cd_e",
+            "a@-.ab-cd.xyz9",
+        ];
+        let found = at_every_offset(&t, email_oracle, &values, &[3, 6, 9, 14]);
         assert!(found > 1000, "{found}");
         // long domains: a window reads back to the `@` (up to EMAIL_MAX), and the walk stops
         // EMAIL_MAX bytes after it
@@ -1847,14 +1862,14 @@ mod tests {
             }
         }
         let mut rng = crate::testing::XorShift(0x3c6e_f372_fe94_f82b);
-        for round in 0..300 {
-            let len = 1 + (round * 67) % 1400;
-            let text = rng.text(b"ab@.@.co-x_9Z .ab@cd.ef", len);
-            let cut = (rng.0 as usize) % (text.len() + 1);
-            for (from, to) in [(0, text.len()), (cut, text.len()), (0, cut)] {
-                check(&text, from, to);
-            }
-        }
+        on_random_text(
+            &t,
+            email_oracle,
+            &mut rng,
+            b"ab@.@.co-x_9Z .ab@cd.ef",
+            300,
+            67,
+        );
     }
 
     /// The literal reports the slow way: every `[A-Za-z0-9_-]\.eyJ` end (JWT, id 7) and every
@@ -1886,57 +1901,34 @@ mod tests {
             bearer: Some(8),
             ..Targets::default()
         };
-        let check = |text: &[u8], from: usize, to: usize| {
-            let want = literal_oracle(text, from, to);
-            for got in every_loop(&t, text, from, to) {
-                assert_eq!(
-                    got,
-                    want,
-                    "{from}..{to}: {:?}",
-                    String::from_utf8_lossy(text)
-                );
-            }
-            want.len()
-        };
-        // each literal at every offset against block edges (and in the batches past 512 bytes),
-        // with the bytes around it that decide
-        let mut found = 0;
-        for pad in (0..140).chain(440..600) {
-            for value in [
-                "a.eyJhbGci",
-                ".eyJx",
-                "-.eyJ",
-                "Bearer abc",
-                "bearer\tx",
-                "xBearer y",
-                "_Bearer y",
-                "Bearer",
-                "Bearerr z",
-                "(Bearer\t",
-                "a.eyj",
-                "Baerer x",
-            ] {
-                let text = format!("{}{value}", "e".repeat(pad));
-                let n = text.len();
-                found += check(text.as_bytes(), 0, n);
-                // a stream's window that stops right after the literal, or before its last byte
-                for to in [pad + 6, pad + 7, pad + 8] {
-                    check(text.as_bytes(), 0, to.min(n));
-                    check(text.as_bytes(), to.min(n), n);
-                }
-            }
-        }
+        // each literal with the bytes around it that decide; windows that stop right after the
+        // literal or before its last byte
+        let values = [
+            "a.eyJhbGci",
+            ".eyJx",
+            "-.eyJ",
+            "Bearer abc",
+            "bearer\tx",
+            "xBearer y",
+            "_Bearer y",
+            "Bearer",
+            "Bearerr z",
+            "(Bearer\t",
+            "a.eyj",
+            "Baerer x",
+        ];
+        let found = at_every_offset(&t, literal_oracle, &values, &[6, 7, 8]);
         assert!(found > 1000, "{found}");
         // random text dense in the literals' bytes
         let mut rng = crate::testing::XorShift(0x1f83_d9ab_fb41_bd6b);
-        for round in 0..400 {
-            let len = 1 + (round * 61) % 1400;
-            let text = rng.text(b".eyJBbearr .eyJ Bearer \teaJr_x-0", len);
-            let cut = (rng.0 as usize) % (text.len() + 1);
-            for (from, to) in [(0, text.len()), (cut, text.len()), (0, cut)] {
-                check(&text, from, to);
-            }
-        }
+        on_random_text(
+            &t,
+            literal_oracle,
+            &mut rng,
+            b".eyJBbearr .eyJ Bearer \teaJr_x-0",
+            400,
+            61,
+        );
     }
 
     #[test]
