@@ -31,6 +31,7 @@ fn main() {
             "iban" => targets.iban = None,
             "jwt" => targets.jwt = None,
             "bearer" => targets.bearer = None,
+            "email" => targets.email = None,
             "" => {}
             other => panic!("unknown target {other}"),
         }

@@ -76,6 +76,10 @@ fn luhn_digits(ds: &[u8]) -> bool {
 
 /// Known issuer identification number ranges, with the lengths each brand issues.
 fn card_issuer_known(ds: &[u8]) -> bool {
+    // every range below begins with 2 to 6: epoch timestamps and most order numbers stop here
+    if !(2..=6).contains(&ds[0]) {
+        return false;
+    }
     let n = ds.len();
     let p = |k: usize| ds[..k].iter().fold(0u32, |a, d| a * 10 + *d as u32);
     let p1 = p(1);
@@ -117,7 +121,11 @@ pub fn card_context(hay: &[u8], s: usize, e: usize) -> bool {
 /// The part of `card` that reads only the value: 13 to 19 digits, a known issuer, Luhn.
 pub fn card_value(v: &[u8]) -> bool {
     if (13..=19).contains(&v.len()) && v.iter().all(u8::is_ascii_digit) {
-        // the common case, one run of digits: no gathering
+        // the common case, one run of digits: no gathering, and most runs (timestamps, ids)
+        // fail the issuer's first digit
+        if !(b'2'..=b'6').contains(&v[0]) {
+            return false;
+        }
         let mut ds = [0u8; 19];
         for (d, b) in ds.iter_mut().zip(v) {
             *d = b - b'0';
