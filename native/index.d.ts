@@ -22,17 +22,23 @@ export declare class MaskingEngine {
   detect(input: Uint8Array): Uint32Array
   /** A per-column plan for one result set, compiled once per RowDescription. */
   createRowPlan(columns: Array<ColumnPlanOptions>, rest?: ColumnPlanOptions | undefined | null): RowPlan
-  /** Masks the DataRow messages in a chunk of complete backend messages, in one call. */
-  maskDataRows(chunk: Uint8Array, plan: RowPlan): MaskResult
+  /**
+   * Masks the DataRow messages in a chunk of complete backend messages, in one call. Adds
+   * the values replaced, per entity, to `counts`; returns null when nothing in the chunk
+   * changes (pass the chunk on as it is).
+   */
+  maskDataRows(chunk: Uint8Array, plan: RowPlan, counts: Uint32Array): Buffer | null
   /** A stream that masks values split across chunks; output equals whole-buffer masking. */
   createStream(): MaskStream
 }
 
 export declare class MaskStream {
-  /** Feeds a chunk; returns the bytes that can already be decided and this call's counts. */
-  write(chunk: Uint8Array): MaskResult
+  /** Feeds a chunk; returns the bytes that can already be decided (possibly none). */
+  write(chunk: Uint8Array): Buffer
   /** Ends the stream; returns the rest of the output. */
-  finish(): MaskResult
+  finish(): Buffer
+  /** Values replaced so far, per entity, in the order of `MaskingEngine.entities`. */
+  get counts(): Uint32Array
   /** Bytes received but not yet emitted. */
   get held(): number
 }

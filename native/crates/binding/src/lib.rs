@@ -113,6 +113,23 @@ fn parse_style(s: &str, what: &str) -> Result<Style> {
 pub struct MaskingEngine {
     engine: Arc<Engine>,
     scratch: Scratch,
+    /// `mask_data_rows` output, reused: a chunk's result is copied into a JS buffer (cheaper
+    /// per call than handing over a fresh Vec as an external buffer with its finalizer)
+    out: Vec<u8>,
+}
+
+/// The `counts` argument of the per-chunk calls, checked for length.
+fn counts_of<'a>(counts: &'a mut Uint32ArraySlice, entities: usize) -> Result<&'a mut [u32]> {
+    // SAFETY: the call runs synchronously on the JS thread, so nothing else touches the array
+    // while this slice lives
+    let c = unsafe { counts.as_mut() };
+    if c.len() != entities {
+        return Err(invalid(format!(
+            "counts: a Uint32Array of {entities} (one per entity) expected, got {}",
+            c.len()
+        )));
+    }
+    Ok(c)
 }
 
 #[napi]
@@ -173,6 +190,7 @@ impl MaskingEngine {
         Ok(MaskingEngine {
             engine: Arc::new(engine),
             scratch,
+            out: Vec::new(),
         })
     }
 
@@ -276,18 +294,30 @@ impl MaskingEngine {
         })
     }
 
-    /// Masks the DataRow messages in a chunk of complete backend messages, in one call.
+    /// Masks the DataRow messages in a chunk of complete backend messages, in one call. Adds
+    /// the values replaced, per entity, to `counts`; returns null when nothing in the chunk
+    /// changes (pass the chunk on as it is).
     #[napi]
-    pub fn mask_data_rows(&mut self, chunk: &[u8], plan: &RowPlan) -> Result<MaskResult> {
-        let mut counts = vec![0u32; self.engine.len()];
-        let out = self
+    pub fn mask_data_rows<'e>(
+        &mut self,
+        env: &'e Env,
+        chunk: &[u8],
+        plan: &RowPlan,
+        mut counts: Uint32ArraySlice,
+    ) -> Result<Option<BufferSlice<'e>>> {
+        let counts = counts_of(&mut counts, self.engine.len())?;
+        let changed = self
             .engine
-            .mask_data_rows(&mut self.scratch, chunk, &plan.plan, &mut counts)
+            .mask_data_rows_into(&mut self.scratch, chunk, &plan.plan, counts, &mut self.out)
             .map_err(|e| Error::new(Status::InvalidArg, format!("protocol error: {e}")))?;
-        Ok(MaskResult {
-            output: out.into(),
-            counts: Uint32Array::new(counts),
-        })
+        if !changed {
+            return Ok(None);
+        }
+        let copy = BufferSlice::copy_from(env, &self.out);
+        if self.out.capacity() > KEEP_OUT {
+            self.out = Vec::new(); // one huge chunk does not pin its memory
+        }
+        copy.map(Some)
     }
 
     /// A stream that masks values split across chunks; output equals whole-buffer masking.
@@ -297,6 +327,7 @@ impl MaskingEngine {
         Ok(MaskStream {
             inner,
             entities: self.engine.len(),
+            out: Vec::new(),
         })
     }
 }
@@ -320,28 +351,40 @@ pub struct RowPlan {
 pub struct MaskStream {
     inner: CoreStream,
     entities: usize,
+    /// output, reused across writes (see `MaskingEngine::out`)
+    out: Vec<u8>,
 }
+
+/// Output buffers above this size are let go after the call rather than kept for the next.
+const KEEP_OUT: usize = 1 << 20;
 
 #[napi]
 impl MaskStream {
-    /// Feeds a chunk; returns the bytes that can already be decided and this call's counts.
+    /// Feeds a chunk; returns the bytes that can already be decided (possibly none).
     #[napi]
-    pub fn write(&mut self, chunk: &[u8]) -> Result<MaskResult> {
-        let before = self.inner.counts().to_vec();
-        let mut out = Vec::with_capacity(chunk.len() + 64);
+    pub fn write<'e>(&mut self, env: &'e Env, chunk: &[u8]) -> Result<BufferSlice<'e>> {
+        self.out.clear();
         self.inner
-            .write(chunk, &mut out)
+            .write(chunk, &mut self.out)
             .map_err(Error::from_reason)?;
-        Ok(self.result(out, &before))
+        self.output(env)
     }
 
     /// Ends the stream; returns the rest of the output.
     #[napi]
-    pub fn finish(&mut self) -> Result<MaskResult> {
-        let before = self.inner.counts().to_vec();
-        let mut out = Vec::new();
-        self.inner.finish(&mut out).map_err(Error::from_reason)?;
-        Ok(self.result(out, &before))
+    pub fn finish<'e>(&mut self, env: &'e Env) -> Result<BufferSlice<'e>> {
+        self.out.clear();
+        self.inner
+            .finish(&mut self.out)
+            .map_err(Error::from_reason)?;
+        self.output(env)
+    }
+
+    /// Values replaced so far, per entity, in the order of `MaskingEngine.entities`.
+    #[napi(getter)]
+    pub fn counts(&self) -> Uint32Array {
+        debug_assert_eq!(self.inner.counts().len(), self.entities);
+        Uint32Array::new(self.inner.counts().to_vec())
     }
 
     /// Bytes received but not yet emitted.
@@ -350,18 +393,11 @@ impl MaskStream {
         self.inner.held() as u32
     }
 
-    fn result(&self, out: Vec<u8>, before: &[u32]) -> MaskResult {
-        let counts: Vec<u32> = self
-            .inner
-            .counts()
-            .iter()
-            .zip(before)
-            .map(|(a, b)| a - b)
-            .collect();
-        debug_assert_eq!(counts.len(), self.entities);
-        MaskResult {
-            output: out.into(),
-            counts: Uint32Array::new(counts),
+    fn output<'e>(&mut self, env: &'e Env) -> Result<BufferSlice<'e>> {
+        let copy = BufferSlice::copy_from(env, &self.out);
+        if self.out.capacity() > KEEP_OUT {
+            self.out = Vec::new();
         }
+        copy
     }
 }

@@ -875,6 +875,25 @@ impl Engine {
         plan: &RowPlan,
         counts: &mut [u32],
     ) -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        if self.mask_data_rows_into(scratch, chunk, plan, counts, &mut out)? {
+            Ok(out)
+        } else {
+            Ok(chunk.to_vec())
+        }
+    }
+
+    /// `mask_data_rows` writing into `out` (cleared first, its memory reused): false, with `out`
+    /// left empty, when nothing in the chunk changes (the caller passes the chunk on as it is).
+    pub fn mask_data_rows_into(
+        &self,
+        scratch: &mut Scratch,
+        chunk: &[u8],
+        plan: &RowPlan,
+        counts: &mut [u32],
+        out: &mut Vec<u8>,
+    ) -> Result<bool, String> {
+        out.clear();
         let mut frames = Vec::new();
         let scan = tollgate_framing::scan(chunk, chunk.len().max(5), false, &mut frames)
             .map_err(|e| e.to_string())?;
@@ -926,11 +945,11 @@ impl Engine {
         };
         if found.is_empty() && touched_rows == 0 {
             scratch.recycle(found);
-            return Ok(chunk.to_vec());
+            return Ok(false);
         }
         // Unchanged bytes are copied in runs as long as possible: `copied` is how far the chunk
         // has been written out; only changed fields (and their rows' lengths) are written anew.
-        let mut out = Vec::with_capacity(chunk.len() + found.len() * 24);
+        out.reserve(chunk.len() + found.len() * 24);
         let mut copied = 0usize;
         let mut fi = 0usize; // next found
         let mut si = 0usize; // next segment
@@ -970,7 +989,7 @@ impl Engine {
                         let at = out.len();
                         out.extend_from_slice(&[0; 4]);
                         let spans = &found[first..fi];
-                        self.emit(value, seg.start, 0, value.len(), spans, &mut out, counts);
+                        self.emit(value, seg.start, 0, value.len(), spans, out, counts);
                         let len = (out.len() - at - 4) as i32;
                         out[at..at + 4].copy_from_slice(&len.to_be_bytes());
                         copied = end;
@@ -979,7 +998,7 @@ impl Engine {
                         out.extend_from_slice(&chunk[copied..start - 4]);
                         let at = out.len();
                         out.extend_from_slice(&[0; 4]);
-                        self.replace(entity as usize, value, &mut out);
+                        self.replace(entity as usize, value, out);
                         counts[entity as usize] += 1;
                         let len = (out.len() - at - 4) as i32;
                         out[at..at + 4].copy_from_slice(&len.to_be_bytes());
@@ -999,7 +1018,7 @@ impl Engine {
         }
         out.extend_from_slice(&chunk[copied..]);
         scratch.recycle(found);
-        Ok(out)
+        Ok(true)
     }
 }
 

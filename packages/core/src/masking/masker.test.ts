@@ -132,4 +132,20 @@ describe('Masker', () => {
     ]);
     assert.deepEqual(r.counts, { email: 1, ssn: 2, card: 1 });
   });
+
+  it('passes a DataRow chunk with nothing to mask on as it is, with no counts left from the last', () => {
+    const m = new Masker();
+    const plan = m.rowPlan([{ action: 'scan' }]);
+    const pii = Buffer.concat([pg.dataRow(['ann@example.com']), pg.readyForQuery()]);
+    assert.deepEqual(m.maskDataRows(pii, plan).counts, { email: 1 });
+    const clean = Buffer.concat([pg.dataRow(['nothing here']), pg.dataRow([null]), pg.readyForQuery()]);
+    const r = m.maskDataRows(clean, plan);
+    assert.equal(r.output, clean); // the same buffer: no copy
+    assert.deepEqual(r.counts, {});
+    // the output of a call is the caller's to keep: the next call does not overwrite it
+    const first = m.maskDataRows(pii, plan).output;
+    const kept = Buffer.from(first);
+    m.maskDataRows(Buffer.concat([pg.dataRow(['bob@example.org 078-05-1120']), pg.readyForQuery()]), plan);
+    assert.ok(first.equals(kept));
+  });
 });

@@ -44,6 +44,8 @@ function toRecord(names: readonly string[], counts: Uint32Array, into: Counts = 
 export class Masker {
   readonly entities: readonly string[];
   readonly #engine: MaskingEngine;
+  /** `maskDataRows`' counts, one array reused across calls. */
+  readonly #rowCounts: Uint32Array;
 
   constructor(options?: MaskingEngineOptions) {
     try {
@@ -54,6 +56,7 @@ export class Masker {
       });
     }
     this.entities = this.#engine.entities;
+    this.#rowCounts = new Uint32Array(this.entities.length);
   }
 
   /** Bytes a stream may hold back before it can decide about them. */
@@ -86,8 +89,11 @@ export class Masker {
 
   /** Masks every DataRow in a chunk of complete backend messages, in one native call. */
   maskDataRows(chunk: Buffer, plan: RowPlan): MaskOutput {
-    const r = this.#engine.maskDataRows(chunk, plan);
-    return { output: r.output, counts: toRecord(this.entities, r.counts) };
+    const counts = this.#rowCounts;
+    counts.fill(0);
+    // null: nothing in the chunk changed, and it goes on as it is (no copy)
+    const output = this.#engine.maskDataRows(chunk, plan, counts) ?? chunk;
+    return { output, counts: toRecord(this.entities, counts) };
   }
 
   /** A chunk-by-chunk masker whose output equals masking the whole input at once. */
@@ -102,7 +108,6 @@ export class Masker {
 }
 
 export class MaskingStream {
-  readonly counts: Counts = {};
   readonly #inner: MaskStream;
   readonly #names: readonly string[];
 
@@ -113,16 +118,17 @@ export class MaskingStream {
 
   /** Masked bytes that can already be decided (possibly empty). */
   write(chunk: Buffer): Buffer {
-    const r = this.#inner.write(chunk);
-    toRecord(this.#names, r.counts, this.counts);
-    return r.output;
+    return this.#inner.write(chunk);
   }
 
   /** The rest of the output; the stream is done afterwards. */
   finish(): Buffer {
-    const r = this.#inner.finish();
-    toRecord(this.#names, r.counts, this.counts);
-    return r.output;
+    return this.#inner.finish();
+  }
+
+  /** Values replaced so far, per entity (entities with none left out). */
+  get counts(): Counts {
+    return toRecord(this.#names, this.#inner.counts);
   }
 
   /** Bytes received but not yet emitted. */

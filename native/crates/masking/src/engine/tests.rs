@@ -360,6 +360,22 @@ fn datarow_masking_rewrites_lengths_and_keeps_nulls() {
         .mask_data_rows(&mut scratch, &chunk[..chunk.len() - 1], &plan, &mut counts)
         .unwrap_err();
     assert!(err.contains("ends inside a message"), "{err}");
+    // written into a reused buffer: the same bytes; a chunk with nothing to change says so and
+    // leaves the buffer empty (the caller passes the chunk on)
+    let mut reused = b"left over".to_vec();
+    let mut counts = vec![0; e.len()];
+    assert!(e
+        .mask_data_rows_into(&mut scratch, &chunk, &plan, &mut counts, &mut reused)
+        .unwrap());
+    assert_eq!(reused, expect);
+    let mut clean = row(&[Some(b"9"), Some(b"nothing to see"), None, None]);
+    clean.extend(b"C\x00\x00\x00\x0dSELECT 1\x00".iter());
+    let mut counts = vec![0; e.len()];
+    assert!(!e
+        .mask_data_rows_into(&mut scratch, &clean, &plan, &mut counts, &mut reused)
+        .unwrap());
+    assert!(reused.is_empty());
+    assert_eq!(counts.iter().sum::<u32>(), 0);
 }
 
 #[test]
