@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -24,15 +24,20 @@ interface Run {
   stderr: string;
 }
 
+/** `input`: bytes or a writer for a pipe to the child's stdin, or a file descriptor it reads. */
 function tollgate(
   args: string[],
-  input?: Buffer | ((w: NodeJS.WritableStream) => void),
+  input?: Buffer | ((w: NodeJS.WritableStream) => void) | { fd: number },
   env = process.env,
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child =
+      input !== undefined && 'fd' in input
+        ? spawn(process.execPath, [BIN, ...args], { env, stdio: [input.fd, 'pipe', 'pipe'] })
+        : spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
+    assert.ok(child.stdout && child.stderr); // both piped
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => {
       err += c.toString();
@@ -43,10 +48,41 @@ function tollgate(
       clearTimeout(timer);
       resolve({ code, stdout: Buffer.concat(out), stderr: err });
     });
+    if (child.stdin === null) return;
     if (typeof input === 'function') input(child.stdin);
-    else child.stdin.end(input ?? Buffer.alloc(0));
+    else child.stdin.end(Buffer.isBuffer(input) ? input : Buffer.alloc(0));
   });
 }
+
+describe('tollgate', () => {
+  it('lists every command, each of which loads and prints its usage', async () => {
+    const top = await tollgate(['--help']);
+    assert.equal(top.code, 0, top.stderr);
+    const names = [...top.stdout.toString().matchAll(/^ {2}([a-z-]+) {2,}\S/gm)].map((m) => m[1] as string);
+    assert.deepEqual(names, ['serve', 'mask', 'approvals', 'policy', 'service-accounts', 'audit', 'replay']);
+    for (const name of names) {
+      const r = await tollgate([name, '--help']);
+      assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+      assert.match(r.stdout.toString(), new RegExp(`^Usage: tollgate ${name}\\b`));
+    }
+  });
+
+  it('mask loads neither the gateway nor the control plane', () => {
+    const script = `require(${JSON.stringify(join(__dirname, 'cli.js'))})
+      .main(['mask'], { stdin: require('node:stream').Readable.from([Buffer.from('ann@example.com')]),
+                        stdout: new (require('node:stream').PassThrough)() })
+      .then((code) => console.log(JSON.stringify({ code, loaded: Object.keys(require.cache) })));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const { code, loaded } = JSON.parse(r.stdout) as { code: number; loaded: string[] };
+    assert.equal(code, 0);
+    assert.ok(loaded.some((f) => f.includes('core')));
+    const heavy = loaded.filter((f) =>
+      /control-plane|protocol-|gateway[\\/]dist[\\/]gateway|better-sqlite3|[\\/]pg[\\/]/.test(f),
+    );
+    assert.deepEqual(heavy, []);
+  });
+});
 
 describe('tollgate mask', () => {
   it('masks standard input with the default entity set', async () => {
@@ -138,6 +174,27 @@ describe('tollgate mask', () => {
     const missing = await tollgate(['mask', join(dir, 'nope.txt')]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /nope.txt: no such file/);
+  });
+
+  it('masks standard input redirected from a file (read a MiB at a time) like the same bytes through a pipe', async () => {
+    const dir = tempDir();
+    // values straddle every 64 KiB and 1 MiB boundary of the reads, at shifting offsets
+    const rows: string[] = [];
+    for (let i = 0; rows.join('').length < 3 * 1024 * 1024; i++) {
+      rows.push(`${'x'.repeat(i % 97)} ann${i}@example.com 4111 1111 1111 1111 ssn 123-45-6789\n`);
+    }
+    const input = Buffer.from(rows.join(''));
+    const file = join(dir, 'export.txt');
+    writeFileSync(file, input);
+    const piped = await tollgate(['mask', '--report', 'json'], input);
+    assert.equal(piped.code, 0, piped.stderr);
+    const fd = openSync(file, 'r');
+    const redirected = await tollgate(['mask', '--report', 'json'], { fd }).finally(() => closeSync(fd));
+    assert.equal(redirected.code, 0, redirected.stderr);
+    assert.ok(redirected.stdout.equals(piped.stdout));
+    const counts = JSON.parse(redirected.stderr).counts;
+    assert.deepEqual(counts, JSON.parse(piped.stderr).counts);
+    assert.deepEqual(counts, { card: rows.length, ssn: rows.length, email: rows.length });
   });
 
   it('streams large input in constant memory', async () => {

@@ -27,7 +27,7 @@ export async function main(argv: string[], io?: Partial<CommandIo>): Promise<num
     return 2;
   }
   try {
-    return await command.run(rest, full);
+    return await command.load().run(rest, full);
   } catch (err) {
     return fail(err, full);
   }

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, fstatSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -12,7 +12,6 @@ import {
   type Style,
   TollgateError,
 } from '@tollgate/core';
-import { loadConfig } from './config';
 
 export interface MaskArgs {
   files: string[];
@@ -48,7 +47,11 @@ function usage(message: string): TollgateError {
 
 /** Merges the config file's masking section with the command-line flags (flags win). */
 export function resolveMaskingConfig(args: MaskArgs): MaskingConfig {
-  const cfg: MaskingConfig = args.config ? (loadConfig(args.config).masking ?? {}) : {};
+  // the config module (it reads every section, through the control plane's readers) is loaded
+  // only when a config file is given: `tollgate mask` on its own starts in a third of the time
+  const cfg: MaskingConfig = args.config
+    ? ((require('./config') as typeof import('./config')).loadConfig(args.config).masking ?? {})
+    : {};
   if (args.entities !== undefined) {
     const list = args.entities
       .split(',')
@@ -90,6 +93,22 @@ export interface MaskReport {
   maxRssBytes: number;
 }
 
+/**
+ * Bytes per read. Node's default of 64 KiB made the stream machinery (not the masking) cost as
+ * much as the masking itself on large exports; memory stays constant either way.
+ */
+const READ_CHUNK = 1 << 20;
+
+/**
+ * Standard input read in `READ_CHUNK` pieces when it is the process's own and a regular file
+ * (`< export.csv`). Pipes and terminals stay with `process.stdin`: Node has made them
+ * non-blocking, and file reads on them would fail with EAGAIN.
+ */
+function stdinOf(stdin: Readable): Readable {
+  if (stdin !== process.stdin || !fstatSync(0).isFile()) return stdin;
+  return createReadStream('', { fd: 0, highWaterMark: READ_CHUNK, autoClose: false });
+}
+
 /** Streams each input through its own masking stream into `out`. */
 export async function runMask(
   args: MaskArgs,
@@ -99,7 +118,7 @@ export async function runMask(
   const report: MaskReport = { files: 0, bytesIn: 0, bytesOut: 0, counts: {}, maxRssBytes: 0 };
   const inputs = args.files.length > 0 ? args.files : ['-'];
   for (const file of inputs) {
-    const source = file === '-' ? io.stdin : createReadStream(file);
+    const source = file === '-' ? stdinOf(io.stdin) : createReadStream(file, { highWaterMark: READ_CHUNK });
     const t = masker.transform();
     source.on('data', (c: Buffer) => {
       report.bytesIn += c.length;

@@ -100,9 +100,7 @@ function describe(a: ApprovalRequest): string {
   return `${lines.join('\n')}\n`;
 }
 
-export const approvalsCommand: Command = {
-  name: 'approvals',
-  summary: 'list, show, approve or deny held commands (through the control-plane API)',
+export const command: Command = {
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args,

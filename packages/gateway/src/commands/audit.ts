@@ -296,9 +296,7 @@ function write(io: CommandIo, text: string): Promise<void> {
   });
 }
 
-export const auditCommand: Command = {
-  name: 'audit',
-  summary: 'verify the tamper-evident audit log, or query it (JSON Lines or table)',
+export const command: Command = {
   async run(args, io) {
     const [sub, ...rest] = args;
     if (sub === undefined || sub === '-h' || sub === '--help' || sub === 'help') {

@@ -13,8 +13,16 @@ export interface CommandIo {
  * others 1) and prints its own `--help`.
  */
 export interface Command {
+  run(args: string[], io: CommandIo): Promise<number>;
+}
+
+/**
+ * A command as `tollgate --help` lists it. Its module is loaded only when it runs: `tollgate mask`
+ * in a shell loop does not load the gateway, its stores and its protocol stacks each time.
+ */
+export interface CommandEntry {
   readonly name: string;
   /** One line for `tollgate --help`. */
   readonly summary: string;
-  run(args: string[], io: CommandIo): Promise<number>;
+  load(): Command;
 }

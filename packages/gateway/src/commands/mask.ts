@@ -2,9 +2,7 @@ import { parseArgs } from 'node:util';
 import { MASK_USAGE, runMask } from '../mask-command';
 import type { Command } from './command';
 
-export const maskCommand: Command = {
-  name: 'mask',
-  summary: 'mask sensitive values in files or standard input',
+export const command: Command = {
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args,

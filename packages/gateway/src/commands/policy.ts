@@ -194,9 +194,7 @@ function test(args: string[], io: CommandIo): number {
   return 0;
 }
 
-export const policyCommand: Command = {
-  name: 'policy',
-  summary: 'check a policy file, ask what it decides, print its JSON schema',
+export const command: Command = {
   async run(args, io) {
     const [sub, ...rest] = args;
     if (

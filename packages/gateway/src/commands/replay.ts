@@ -258,9 +258,7 @@ async function run(args: string[], io: CommandIo): Promise<number> {
   }
 }
 
-export const replayCommand: Command = {
-  name: 'replay',
-  summary: 'play a recorded SSH session in the terminal, or export it as asciicast v2',
+export const command: Command = {
   run(args, io) {
     if (args[0] === 'help') {
       io.stdout.write(USAGE);

@@ -16,9 +16,7 @@ Options:
   -h, --help      show this help
 `;
 
-export const serveCommand: Command = {
-  name: 'serve',
-  summary: 'run the gateway (control plane and its HTTP API)',
+export const command: Command = {
   async run(args, io) {
     const { values } = parseArgs({
       args,

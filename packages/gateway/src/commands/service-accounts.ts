@@ -123,9 +123,7 @@ function readPublicKey(file: string, io: CommandIo): Promise<string> {
   });
 }
 
-export const serviceAccountsCommand: Command = {
-  name: 'service-accounts',
-  summary: 'create, list, revoke service accounts and register their SSH keys',
+export const command: Command = {
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args,
