@@ -67,7 +67,7 @@ describe('tollgate', () => {
     }
   });
 
-  it('mask loads neither the gateway nor the control plane', () => {
+  it('mask without --config loads neither the gateway, the control plane nor the YAML parser', () => {
     const script = `require(${JSON.stringify(join(__dirname, 'cli.js'))})
       .main(['mask'], { stdin: require('node:stream').Readable.from([Buffer.from('ann@example.com')]),
                         stdout: new (require('node:stream').PassThrough)() })
@@ -78,7 +78,7 @@ describe('tollgate', () => {
     assert.equal(code, 0);
     assert.ok(loaded.some((f) => f.includes('core')));
     const heavy = loaded.filter((f) =>
-      /control-plane|protocol-|gateway[\\/]dist[\\/]gateway|better-sqlite3|[\\/]pg[\\/]/.test(f),
+      /control-plane|protocol-|gateway[\\/]dist[\\/]gateway|better-sqlite3|[\\/](pg|yaml)[\\/]/.test(f),
     );
     assert.deepEqual(heavy, []);
   });

@@ -1,6 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
 import { Errors, TollgateError } from '../errors';
+
+/**
+ * The `yaml` module, loaded on first use: it is a quarter of the start-up time of commands that
+ * read no config file (`tollgate mask` without `--config`).
+ */
+function yaml(): typeof import('yaml') {
+  yamlModule ??= require('yaml') as typeof import('yaml');
+  return yamlModule;
+}
+let yamlModule: typeof import('yaml') | undefined;
 
 /**
  * A YAML config file read with positions, so that every error names the file, line, column
@@ -14,8 +24,12 @@ export class YamlSource {
 
   constructor(file: string, text: string) {
     this.file = file;
-    this.#lines = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true });
+    this.#lines = new (yaml().LineCounter)();
+    const doc = yaml().parseDocument(text, {
+      lineCounter: this.#lines,
+      prettyErrors: false,
+      uniqueKeys: true,
+    });
     const first = doc.errors[0];
     if (first) {
       const pos = this.#lines.linePos(first.pos[0]);
@@ -46,11 +60,11 @@ export class YamlSource {
     for (let i = 0; i < path.length && node !== null; i++) {
       const seg = path[i];
       let next: Node | undefined;
-      if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+      if (yaml().isMap(node)) {
+        const pair = node.items.find((p) => yaml().isScalar(p.key) && String(p.key.value) === String(seg));
         if (pair && opts?.key && i === path.length - 1) return pair.key as Node;
         next = (pair?.value as Node | null | undefined) ?? (pair?.key as Node | undefined);
-      } else if (isSeq(node)) {
+      } else if (yaml().isSeq(node)) {
         next = node.items[Number(seg)] as Node | undefined;
       }
       if (next === undefined) return node;
@@ -89,11 +103,11 @@ export class YamlSource {
 
   /** The fields of a mapping; any key outside `allowed` is an error naming it. */
   map(node: Node | null | undefined, field: string, allowed: readonly string[]): Map<string, Node> {
-    if (!isMap(node)) throw this.error(node, field, 'expected a mapping');
+    if (!yaml().isMap(node)) throw this.error(node, field, 'expected a mapping');
     const out = new Map<string, Node>();
     for (const pair of node.items) {
       const keyNode = pair.key as Node;
-      const key = isScalar(keyNode) ? String(keyNode.value) : '';
+      const key = yaml().isScalar(keyNode) ? String(keyNode.value) : '';
       const path = field ? `${field}.${key}` : key;
       if (!allowed.includes(key)) {
         throw this.error(keyNode, path, `unknown field (allowed here: ${allowed.join(', ')})`);
@@ -104,19 +118,20 @@ export class YamlSource {
   }
 
   string(node: Node | undefined, field: string): string {
-    if (!isScalar(node) || typeof node.value !== 'string') throw this.error(node, field, 'expected a string');
+    if (!yaml().isScalar(node) || typeof node.value !== 'string')
+      throw this.error(node, field, 'expected a string');
     return node.value;
   }
 
   boolean(node: Node | undefined, field: string): boolean {
-    if (!isScalar(node) || typeof node.value !== 'boolean')
+    if (!yaml().isScalar(node) || typeof node.value !== 'boolean')
       throw this.error(node, field, 'expected true or false');
     return node.value;
   }
 
   /** A whole number from `min` to `max`; `unit` names it in the error ("of milliseconds"). */
   integer(node: Node | undefined, field: string, min: number, max: number, unit?: string): number {
-    const v = isScalar(node) ? node.value : undefined;
+    const v = yaml().isScalar(node) ? node.value : undefined;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
       throw this.error(
         node,
@@ -128,7 +143,7 @@ export class YamlSource {
   }
 
   list(node: Node | undefined, field: string): Node[] {
-    if (!isSeq(node)) throw this.error(node, field, 'expected a list');
+    if (!yaml().isSeq(node)) throw this.error(node, field, 'expected a list');
     return node.items as Node[];
   }
 
