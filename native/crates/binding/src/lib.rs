@@ -313,11 +313,7 @@ impl MaskingEngine {
         if !changed {
             return Ok(None);
         }
-        let copy = BufferSlice::copy_from(env, &self.out);
-        if self.out.capacity() > KEEP_OUT {
-            self.out = Vec::new(); // one huge chunk does not pin its memory
-        }
-        copy.map(Some)
+        copy_out(env, &mut self.out).map(Some)
     }
 
     /// A stream that masks values split across chunks; output equals whole-buffer masking.
@@ -358,6 +354,15 @@ pub struct MaskStream {
 /// Output buffers above this size are let go after the call rather than kept for the next.
 const KEEP_OUT: usize = 1 << 20;
 
+/// A call's output, copied out of the reused native buffer `out` into a JS-owned Buffer.
+fn copy_out<'e>(env: &'e Env, out: &mut Vec<u8>) -> Result<BufferSlice<'e>> {
+    let copy = BufferSlice::copy_from(env, &*out);
+    if out.capacity() > KEEP_OUT {
+        *out = Vec::new(); // one huge chunk does not pin its memory
+    }
+    copy
+}
+
 #[napi]
 impl MaskStream {
     /// Feeds a chunk; returns the bytes that can already be decided (possibly none).
@@ -367,7 +372,7 @@ impl MaskStream {
         self.inner
             .write(chunk, &mut self.out)
             .map_err(Error::from_reason)?;
-        self.output(env)
+        copy_out(env, &mut self.out)
     }
 
     /// Ends the stream; returns the rest of the output.
@@ -377,7 +382,7 @@ impl MaskStream {
         self.inner
             .finish(&mut self.out)
             .map_err(Error::from_reason)?;
-        self.output(env)
+        copy_out(env, &mut self.out)
     }
 
     /// Values replaced so far, per entity, in the order of `MaskingEngine.entities`.
@@ -391,13 +396,5 @@ impl MaskStream {
     #[napi(getter)]
     pub fn held(&self) -> u32 {
         self.inner.held() as u32
-    }
-
-    fn output<'e>(&mut self, env: &'e Env) -> Result<BufferSlice<'e>> {
-        let copy = BufferSlice::copy_from(env, &self.out);
-        if self.out.capacity() > KEEP_OUT {
-            self.out = Vec::new();
-        }
-        copy
     }
 }

@@ -25,15 +25,14 @@ export type ColumnPlan =
   | { action: 'scan'; entities?: string[] }
   | { action: 'redact'; entity: string };
 
-function toRecord(names: readonly string[], counts: Uint32Array, into: Counts = {}): Counts {
+/** Per-entity counts by name; entities with none left out. */
+function toRecord(names: readonly string[], counts: Uint32Array): Counts {
+  const out: Counts = {};
   for (let i = 0; i < counts.length; i++) {
     const n = counts[i] ?? 0;
-    if (n > 0) {
-      const name = names[i] as string;
-      into[name] = (into[name] ?? 0) + n;
-    }
+    if (n > 0) out[names[i] as string] = n;
   }
-  return into;
+  return out;
 }
 
 /**
