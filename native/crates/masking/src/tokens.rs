@@ -931,27 +931,35 @@ fn scan_with<const SIMD: u8>(
     let mut ipv6_done = 0usize;
     let mut pos = w.lo;
     let mut tail = [0u8; 64];
-    while pos < w.limit {
-        #[cfg(target_arch = "x86_64")]
-        if SIMD == AVX512 && numbers && w.limit - pos >= 64 * LANES {
-            // eight whole blocks: their number masks computed side by side
-            let mut ms = [Masks::default(); LANES];
-            for (j, m) in ms.iter_mut().enumerate() {
+    #[cfg(target_arch = "x86_64")]
+    if SIMD == AVX512 && numbers && w.limit - pos >= 64 * LANES {
+        // Eight whole blocks at a time, their number masks computed side by side. The masks
+        // of two batches take turns in `ring` (the block before a batch's first is the last
+        // of the other half): copying them as a whole would read back as one wide load what
+        // `classify` has just written field by field, which the CPU cannot forward.
+        let mut ring = [Masks::default(); 2 * LANES];
+        let before = |i: usize| (i + 2 * LANES - 1) % (2 * LANES);
+        let mut base = 0;
+        while w.limit - pos >= 64 * LANES {
+            for j in 0..LANES {
                 let at = pos + 64 * j;
-                *m = classify::<SIMD>(text[at..at + 64].try_into().expect("64 bytes"));
+                ring[base + j] = classify::<SIMD>(text[at..at + 64].try_into().expect("64 bytes"));
             }
+            let ms: &[Masks; LANES] = ring[base..base + LANES].try_into().expect("a batch");
             // SAFETY: `scan_checked` runs the AVX-512 copy only when the CPU has AVX-512F
-            let (ends, phones) = unsafe { number_masks_x8(&prev, &ms) };
-            for (j, m) in ms.iter().enumerate() {
-                let p = if j == 0 { &prev } else { &ms[j - 1] };
+            let (ends, phones) = unsafe { number_masks_x8(&ring[before(base)], ms) };
+            for j in 0..LANES {
+                let (m, p) = (&ring[base + j], &ring[before(base + j)]);
                 report_number_ends(t, &w, pos, m, p, ends[j], phones[j], &mut emit);
                 colons_and_words(t, &w, pos, m, p, &mut ipv6_done, &mut emit);
                 literals(t, &w, pos, m, &mut emit);
                 pos += 64;
             }
-            prev = ms[LANES - 1];
-            continue;
+            base ^= LANES;
         }
+        prev = ring[before(base)];
+    }
+    while pos < w.limit {
         let n = (w.limit - pos).min(64);
         let m = if n == 64 {
             classify::<SIMD>(text[pos..pos + 64].try_into().expect("64 bytes"))
@@ -1160,18 +1168,15 @@ unsafe fn number_masks_x8(prev: &Masks, ms: &[Masks; LANES]) -> ([u64; LANES], [
         lo: __m512i,
         hi: __m512i,
     }
+    // Each field's lanes are put together from registers: eight 8-byte stores read back as
+    // one 64-byte load cannot be forwarded, and that wait was most of this function's time.
+    // The low halves are the same lanes moved up by one, with `prev` in lane 0.
     let load = |f: fn(&Masks) -> u64| {
-        let mut a = [0u64; LANES + 1];
-        a[0] = f(prev);
-        for (x, m) in a[1..].iter_mut().zip(ms) {
-            *x = f(m);
-        }
-        // SAFETY: unaligned loads of 8 u64 within `a`
-        unsafe {
-            W {
-                lo: _mm512_loadu_si512(a.as_ptr() as *const _),
-                hi: _mm512_loadu_si512(a[1..].as_ptr() as *const _),
-            }
+        let v = |i: usize| f(&ms[i]) as i64;
+        let hi = _mm512_set_epi64(v(7), v(6), v(5), v(4), v(3), v(2), v(1), v(0));
+        W {
+            lo: _mm512_alignr_epi64::<7>(hi, _mm512_set1_epi64(f(prev) as i64)),
+            hi,
         }
     };
     let and = |a: W, b: W| W {
