@@ -88,6 +88,15 @@ export interface CustomEntityOptions {
  */
 export declare function framePgMessages(buf: Uint8Array, maxMessageLength: number, startup: boolean): PgFrames
 
+/**
+ * `framePgMessages` without allocating anything, for the per-read path: the result goes into
+ * `out`, an array the caller keeps from call to call. `out[0]` is `consumed`, `out[1]` is
+ * `needed`, then one `[type byte, start offset, total length]` triple per message. Returns
+ * the number of complete messages in `buf`; when that is more than `out` has room for
+ * (`(out.length - 2) / 3`), nothing is written: grow `out` and call again.
+ */
+export declare function framePgMessagesInto(buf: Uint8Array, maxMessageLength: number, startup: boolean, out: Uint32Array): number
+
 /** The linked Hyperscan version. */
 export declare function hyperscanVersion(): string
 

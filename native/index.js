@@ -785,4 +785,5 @@ module.exports.builtinEntities = nativeBinding.builtinEntities
 module.exports.classifySql = nativeBinding.classifySql
 module.exports.classifySqlAsync = nativeBinding.classifySqlAsync
 module.exports.framePgMessages = nativeBinding.framePgMessages
+module.exports.framePgMessagesInto = nativeBinding.framePgMessagesInto
 module.exports.hyperscanVersion = nativeBinding.hyperscanVersion

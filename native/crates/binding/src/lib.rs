@@ -30,29 +30,73 @@ pub struct PgFrames {
     pub needed: u32,
 }
 
+/// Frames `buf` with the thread's reused frame list and hands it to `f`.
+fn with_frames<T>(
+    buf: &[u8],
+    max_message_length: u32,
+    startup: bool,
+    f: impl FnOnce(tollgate_framing::Scan, &[tollgate_framing::Frame]) -> T,
+) -> Result<T> {
+    thread_local! {
+        // reused across calls: one scan per TCP read, thousands per second
+        static FRAMES: std::cell::RefCell<Vec<tollgate_framing::Frame>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    FRAMES.with_borrow_mut(|frames| {
+        frames.clear();
+        let scan = tollgate_framing::scan(buf, max_message_length as usize, startup, frames)
+            .map_err(|e| Error::new(Status::InvalidArg, format!("protocol error: {e}")))?;
+        Ok(f(scan, frames))
+    })
+}
+
 /// Splits PostgreSQL protocol bytes into messages. The caller keeps the unconsumed tail and
 /// calls again once `needed` bytes are there. Throws when a declared length is negative,
 /// shorter than 4, or above `maxMessageLength` (nothing is allocated for it).
 #[napi]
 pub fn frame_pg_messages(buf: &[u8], max_message_length: u32, startup: bool) -> Result<PgFrames> {
-    thread_local! {
-        // reused across calls: one scan per TCP read, thousands per second
-        static FRAMES: std::cell::RefCell<Vec<tollgate_framing::Frame>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    let (scan, flat) = FRAMES.with_borrow_mut(|frames| {
-        frames.clear();
-        let scan = tollgate_framing::scan(buf, max_message_length as usize, startup, frames)
-            .map_err(|e| Error::new(Status::InvalidArg, format!("protocol error: {e}")))?;
-        let mut flat = Vec::with_capacity(frames.len() * 3);
-        for f in frames.iter() {
-            flat.extend_from_slice(&[f.code as u32, f.start as u32, f.len as u32]);
+    with_frames(buf, max_message_length, startup, |scan, frames| {
+        let flat: Vec<u32> = frames
+            .iter()
+            .flat_map(|f| [f.code as u32, f.start as u32, f.len as u32])
+            .collect();
+        PgFrames {
+            frames: Uint32Array::new(flat),
+            consumed: scan.consumed as u32,
+            needed: scan.needed as u32,
         }
-        Ok::<_, Error>((scan, flat))
-    })?;
-    Ok(PgFrames {
-        frames: Uint32Array::new(flat),
-        consumed: scan.consumed as u32,
-        needed: scan.needed as u32,
+    })
+}
+
+/// `framePgMessages` without allocating anything, for the per-read path: the result goes into
+/// `out`, an array the caller keeps from call to call. `out[0]` is `consumed`, `out[1]` is
+/// `needed`, then one `[type byte, start offset, total length]` triple per message. Returns
+/// the number of complete messages in `buf`; when that is more than `out` has room for
+/// (`(out.length - 2) / 3`), nothing is written: grow `out` and call again.
+#[napi]
+pub fn frame_pg_messages_into(
+    buf: &[u8],
+    max_message_length: u32,
+    startup: bool,
+    mut out: Uint32ArraySlice,
+) -> Result<u32> {
+    // SAFETY: the call runs synchronously on the JS thread, so nothing else touches the array
+    // while this slice lives
+    let out = unsafe { out.as_mut() };
+    if out.len() < 2 {
+        return Err(invalid(format!(
+            "out: a Uint32Array of at least 2 expected, got {}",
+            out.len()
+        )));
+    }
+    with_frames(buf, max_message_length, startup, |scan, frames| {
+        let (head, triples) = out.split_at_mut(2);
+        if frames.len() <= triples.len() / 3 {
+            head.copy_from_slice(&[scan.consumed as u32, scan.needed as u32]);
+            for (t, f) in triples.chunks_exact_mut(3).zip(frames) {
+                t.copy_from_slice(&[f.code as u32, f.start as u32, f.len as u32]);
+            }
+        }
+        frames.len() as u32
     })
 }
 

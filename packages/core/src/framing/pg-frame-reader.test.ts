@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { framePgMessages, framePgMessagesInto } from '@tollgate/native';
 import { TollgateError } from '../errors';
 import { pg } from '../testing/pg-buffers';
 import { PgFrameReader } from './pg-frame-reader';
@@ -42,18 +43,86 @@ describe('PgFrameReader', () => {
       const r = new PgFrameReader({ maxMessageLength: 1 << 20 });
       const out: string[] = [];
       for (const c of [stream.subarray(0, cut), stream.subarray(cut)]) {
-        const { buf, index } = r.pushFrames(c);
-        let next = index.length > 0 ? (index[1] as number) : 0;
-        for (let i = 0; i < index.length; i += 3) {
-          const start = index[i + 1] as number;
-          const len = index[i + 2] as number;
-          assert.equal(start, next, 'each message starts where the one before it ended');
-          next = start + len;
-          out.push(`${String.fromCharCode(index[i] as number)}:${buf.subarray(start, next).toString('hex')}`);
+        for (const { buf, index } of r.pushFrames(c)) {
+          let next = index.length > 0 ? (index[1] as number) : 0;
+          for (let i = 0; i < index.length; i += 3) {
+            const start = index[i + 1] as number;
+            const len = index[i + 2] as number;
+            assert.equal(start, next, 'each message starts where the one before it ended');
+            next = start + len;
+            out.push(
+              `${String.fromCharCode(index[i] as number)}:${buf.subarray(start, next).toString('hex')}`,
+            );
+          }
         }
       }
       assert.deepEqual(out, whole, `cut ${cut}`);
     }
+  });
+
+  it('pushFrames gives the same messages across any two cuts (a message or a header over three reads)', () => {
+    for (let a = 0; a <= stream.length; a++) {
+      for (let b = a; b <= stream.length; b += 3) {
+        const r = new PgFrameReader({ maxMessageLength: 1 << 20 });
+        const out: string[] = [];
+        for (const c of [stream.subarray(0, a), stream.subarray(a, b), stream.subarray(b)]) {
+          for (const { buf, index } of r.pushFrames(c)) {
+            for (let i = 0; i < index.length; i += 3) {
+              const start = index[i + 1] as number;
+              const bytes = buf.subarray(start, start + (index[i + 2] as number));
+              out.push(`${String.fromCharCode(index[i] as number)}:${bytes.toString('hex')}`);
+            }
+          }
+        }
+        assert.deepEqual(out, whole, `cuts ${a}, ${b}`);
+        assert.equal(r.buffered, 0);
+      }
+    }
+  });
+
+  it('frames a read of thousands of messages (the index grows)', () => {
+    const many = Buffer.concat(Array.from({ length: 5000 }, () => pg.readyForQuery()));
+    const r = new PgFrameReader({ maxMessageLength: 1024 });
+    const got = r.push(Buffer.concat([many, stream.subarray(0, 3)]));
+    assert.equal(got.length, 5000);
+    assert.ok(got.every((m) => m.code === 0x5a && m.bytes.length === 6));
+    assert.equal(r.buffered, 3);
+    assert.deepEqual(feed([stream]), whole);
+  });
+
+  it('framePgMessagesInto writes only when the whole index fits, and says how many messages there are', () => {
+    const small = new Uint32Array(2 + 3 * 3).fill(7);
+    assert.equal(framePgMessagesInto(stream, 1024, false, small), 4);
+    assert.ok(
+      small.every((v) => v === 7),
+      'nothing written',
+    );
+    const out = new Uint32Array(2 + 3 * 4);
+    assert.equal(framePgMessagesInto(stream.subarray(0, stream.length - 1), 1024, false, out), 3);
+    assert.equal(out[0], stream.length - pg.readyForQuery().length);
+    assert.equal(out[1], pg.readyForQuery().length, 'the cut message needs its whole length');
+    assert.deepEqual([...out.subarray(2, 5)], [0x44, 0, pg.dataRow(['1', null, 'alice@example.com']).length]);
+    assert.equal(framePgMessagesInto(stream.subarray(0, stream.length - 2), 1024, false, out), 3);
+    assert.equal(out[1], 5, 'a cut header needs the header');
+    assert.throws(() => framePgMessagesInto(stream, 1024, false, new Uint32Array(1)), /at least 2/);
+    // the allocating form gives the same
+    const r = framePgMessages(stream.subarray(0, stream.length - 2), 1024, false);
+    assert.deepEqual([r.consumed, r.needed, ...r.frames], [...out.subarray(0, 2 + 3 * 3)]);
+  });
+
+  it('refuses a bad length whose header was cut by a read', () => {
+    const tooLarge = new PgFrameReader({ maxMessageLength: 1024 });
+    assert.deepEqual(tooLarge.push(Buffer.concat([pg.readyForQuery(), Buffer.from([0x44, 0x7f])])).length, 1);
+    assert.throws(
+      () => tooLarge.push(Buffer.from([0xff, 0xff, 0xff, 0x00])),
+      (e: unknown) => e instanceof TollgateError && e.code === 'TG_MESSAGE_TOO_LARGE',
+    );
+    const tooShort = new PgFrameReader({ maxMessageLength: 1024 });
+    assert.deepEqual(tooShort.push(Buffer.from([0x51, 0, 0])), []);
+    assert.throws(
+      () => tooShort.push(Buffer.from([0, 2, 0x51])),
+      (e: unknown) => e instanceof TollgateError && e.code === 'TG_PROTOCOL_VIOLATION',
+    );
   });
 
   it('gives the same messages one byte at a time', () => {

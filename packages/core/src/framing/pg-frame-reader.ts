@@ -1,4 +1,4 @@
-import { framePgMessages } from '@tollgate/native';
+import { framePgMessagesInto } from '@tollgate/native';
 import { Errors, TollgateError } from '../errors';
 
 /** One complete PostgreSQL message. `code` is 0 for a start-up-phase message. */
@@ -11,20 +11,24 @@ export interface PgMessage {
 /**
  * Complete messages as the native framer indexes them, without an object per message:
  * `index` holds one (code, start, length) triple per message, offsets into `buf`, in order and
- * contiguous (each message starts where the one before it ends).
+ * contiguous (each message starts where the one before it ends). `index` is the reader's own
+ * array, valid until the next `pushFrames`: copy what must outlive it.
  */
 export interface PgFrames {
   buf: Buffer;
   index: Uint32Array;
 }
 
-const NO_FRAMES: PgFrames = { buf: Buffer.alloc(0), index: new Uint32Array(0) };
+/** Bytes of a regular message's header: the type byte and the 4-byte length. */
+const HEADER = 5;
 
 /**
  * Turns TCP chunks into complete PostgreSQL messages. Framing runs natively, one call per
- * chunk; a split message is kept as a list of pieces and joined once, when complete, so a large
- * message split over many reads costs one copy. A declared length above `maxMessageLength`
- * is a protocol error before anything is buffered for it.
+ * chunk, into an index array the reader keeps (no allocation per read). A message cut by a
+ * read is kept as a list of pieces; once complete, only its own bytes are joined and the rest
+ * of the chunk is framed where it lies, so a read costs no copy of the chunk and a large
+ * message split over many reads costs one. A declared length above `maxMessageLength` is a
+ * protocol error before anything is buffered for it.
  */
 export class PgFrameReader {
   readonly maxMessageLength: number;
@@ -32,6 +36,8 @@ export class PgFrameReader {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #needed = 0;
+  /** The native framer's output: consumed, needed, then a triple per message (grown on demand). */
+  #out = new Uint32Array(2 + 3 * 256);
 
   constructor(options: { maxMessageLength: number; startup?: boolean }) {
     this.maxMessageLength = options.maxMessageLength;
@@ -52,11 +58,12 @@ export class PgFrameReader {
 
   /** Feeds a chunk and returns the messages it completes, in order. */
   push(chunk: Buffer): PgMessage[] {
-    const { buf, index } = this.pushFrames(chunk);
     const out: PgMessage[] = [];
-    for (let i = 0; i + 2 < index.length; i += 3) {
-      const start = index[i + 1] as number;
-      out.push({ code: index[i] as number, bytes: buf.subarray(start, start + (index[i + 2] as number)) });
+    for (const { buf, index } of this.pushFrames(chunk)) {
+      for (let i = 0; i + 2 < index.length; i += 3) {
+        const start = index[i + 1] as number;
+        out.push({ code: index[i] as number, bytes: buf.subarray(start, start + (index[i + 2] as number)) });
+      }
     }
     return out;
   }
@@ -64,26 +71,63 @@ export class PgFrameReader {
   /**
    * `push`, returning the framer's index instead of an object per message: for the paths that
    * handle messages by the thousand (result rows), where only some messages need a `Buffer`.
+   * Usually one `PgFrames`; two when the chunk completes a message an earlier read cut (that
+   * message alone, then the rest of the chunk).
    */
-  pushFrames(chunk: Buffer): PgFrames {
+  pushFrames(chunk: Buffer): PgFrames[] {
+    const held = this.#pendingBytes;
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
-    if (this.#pendingBytes < this.#needed) return NO_FRAMES;
-    let buf = this.#pending.length === 1 ? chunk : Buffer.concat(this.#pending, this.#pendingBytes);
-    let r: ReturnType<typeof framePgMessages>;
+    if (this.#pendingBytes < this.#needed) return [];
+    // nothing cut, or start-up bytes (whose framing is different): frame it all
+    if (held === 0 || this.#startup || this.#needed === 0) {
+      const buf = this.#pending.length === 1 ? chunk : Buffer.concat(this.#pending, this.#pendingBytes);
+      return this.#frame(buf);
+    }
+    // A message was cut by the last read: its length is known once its header is in.
+    let total = this.#needed;
+    if (held < HEADER) {
+      const header = Buffer.concat([...this.#pending.slice(0, -1), chunk.subarray(0, HEADER - held)], HEADER);
+      total = header.readInt32BE(1) + 1;
+      // a bad length: let the framer report it, as it does for a message within one read
+      if (total < HEADER || total > this.maxMessageLength)
+        return this.#frame(Buffer.concat(this.#pending, this.#pendingBytes));
+      if (this.#pendingBytes < total) {
+        this.#needed = total;
+        return [];
+      }
+    }
+    const take = total - held;
+    const pieces = this.#pending;
+    pieces[pieces.length - 1] = chunk.subarray(0, take);
+    const message = Buffer.concat(pieces, total);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#needed = 0;
+    const first: PgFrames = { buf: message, index: Uint32Array.of(message[0] as number, 0, total) };
+    return take === chunk.length ? [first] : [first, ...this.#frame(chunk.subarray(take))];
+  }
+
+  /** Frames `buf`, which starts on a message boundary; keeps its incomplete tail. */
+  #frame(buf: Buffer): PgFrames[] {
+    let n: number;
     try {
-      r = framePgMessages(buf, this.maxMessageLength, this.#startup);
+      n = framePgMessagesInto(buf, this.maxMessageLength, this.#startup, this.#out);
+      if (2 + 3 * n > this.#out.length) {
+        this.#out = new Uint32Array(2 + 3 * Math.max(n, 2 * ((this.#out.length - 2) / 3)));
+        n = framePgMessagesInto(buf, this.maxMessageLength, this.#startup, this.#out);
+      }
     } catch (err) {
       const message = (err as Error).message;
       const kind = message.includes('above the limit') ? Errors.MESSAGE_TOO_LARGE : Errors.PROTOCOL_VIOLATION;
       throw new TollgateError(kind, message, { cause: err });
     }
-    const frames: PgFrames = { buf, index: r.frames };
+    const consumed = this.#out[0] as number;
     // start-up framing stops after one message: the rest stays buffered until endStartup()
-    buf = buf.subarray(r.consumed);
-    this.#needed = r.needed;
-    this.#pending = buf.length > 0 ? [buf] : [];
-    this.#pendingBytes = buf.length;
-    return frames;
+    const rest = buf.subarray(consumed);
+    this.#needed = this.#out[1] as number;
+    this.#pending = rest.length > 0 ? [rest] : [];
+    this.#pendingBytes = rest.length;
+    return n > 0 ? [{ buf, index: this.#out.subarray(2, 2 + 3 * n) }] : [];
   }
 }

@@ -155,12 +155,16 @@ export class ResultStream {
 
   /** Feeds target bytes; returns what to send the client, in order. */
   push(chunk: Buffer): Buffer[] {
-    const frames = this.#reader.pushFrames(chunk);
-    if (this.#held) {
-      holdFrom(this.#held, frames, 0);
-      return [];
+    let out: Buffer[] = [];
+    // a message the last read cut comes first, alone: a hold it starts holds the rest too
+    for (const frames of this.#reader.pushFrames(chunk)) {
+      if (this.#held) holdFrom(this.#held, frames, 0);
+      else {
+        const more = this.#process(frames);
+        out = out.length === 0 ? more : out.concat(more);
+      }
     }
-    return this.#process(frames);
+    return out;
   }
 
   /** Handles framed messages in order; DataRows and COPY data by the run, without a Buffer each. */
