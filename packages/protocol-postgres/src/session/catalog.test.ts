@@ -83,7 +83,11 @@ const response = Buffer.concat([
   buildReadyForQuery('I'),
 ]);
 
-async function through(names: Deferred, answer: boolean): Promise<{ before: Buffer[]; after: Buffer[] }> {
+async function through(
+  names: Deferred,
+  answer: boolean,
+  cut = 40,
+): Promise<{ before: Buffer[]; after: Buffer[] }> {
   const resumed: Buffer[][] = [];
   const s = new ResultStream(new ResultMasking(), new Refusals(), () => {}, 1 << 20);
   s.useTables(names, (out) => {
@@ -91,7 +95,7 @@ async function through(names: Deferred, answer: boolean): Promise<{ before: Buff
     resumed.push(out);
   });
   s.expect({ kind: 'query', runs: [run()] });
-  const before = [...s.push(response.subarray(0, 40)), ...s.push(response.subarray(40))];
+  const before = [...s.push(response.subarray(0, cut)), ...s.push(response.subarray(cut))];
   assert.equal(s.holding, true, 'rows wait for the table names');
   assert.deepEqual(values(before), [], 'no DataRow reaches the client before the names are known');
   if (answer) names.release();
@@ -119,6 +123,32 @@ describe('table names for table: column rules', () => {
       ['bob@example.com', '[REDACTED:ssn]'],
     ]);
     assert.equal(names.lookups, 1);
+  });
+
+  it('holds whatever a read brings after the row that started the hold, at any cut', async () => {
+    // a cut inside the first DataRow: the read that completes it starts the hold, and the rest
+    // of that read (framed apart from the cut row) must wait with it
+    const rowDescription = buildRowDescription([col('email', 100), col('note', 200)]).length;
+    for (let cut = rowDescription + 1; cut < response.length; cut++) {
+      const names = new Deferred(
+        new Map([
+          [100, 'public.directory'],
+          [200, 'public.secrets'],
+        ]),
+      );
+      const { before, after } = await through(names, true, cut);
+      assert.equal(before.length, 1, `cut ${cut}: only the RowDescription went ahead`);
+      assert.deepEqual(
+        values(after),
+        [
+          ['ann@example.com', '[REDACTED:ssn]'],
+          ['bob@example.com', '[REDACTED:ssn]'],
+        ],
+        `cut ${cut}`,
+      );
+      const tail = Buffer.concat(after).subarray(-buildReadyForQuery('I').length);
+      assert.deepEqual(tail, buildReadyForQuery('I'), `cut ${cut}: nothing lost after the rows`);
+    }
   });
 
   it('without names (lookup failed) the fail-safe plan applies: keep rules do not, masking ones do', async () => {
