@@ -147,7 +147,13 @@ export async function runMaskingBench(options: { mb: number; iterations?: number
       const out = new Uint32Array(2 + 3 * 4096);
       let from = 0;
       for (let end = CHUNK; from < rows.buf.length; end += CHUNK) {
-        framePgMessagesInto(rows.buf.subarray(from, Math.min(end, rows.buf.length)), 1 << 20, false, out);
+        const n = framePgMessagesInto(
+          rows.buf.subarray(from, Math.min(end, rows.buf.length)),
+          1 << 20,
+          false,
+          out,
+        );
+        if (2 + 3 * n > out.length) throw new Error(`a chunk of ${n} messages: the index array is too small`);
         const consumed = out[0] as number;
         from += consumed;
         if (end >= rows.buf.length && consumed === 0) break;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { framePgMessages, framePgMessagesInto } from '@tollgate/native';
 import { TollgateError } from '../errors';
 import { pg } from '../testing/pg-buffers';
-import { PgFrameReader } from './pg-frame-reader';
+import { PgFrameReader, type PgFrames } from './pg-frame-reader';
 
 const stream = Buffer.concat([
   pg.dataRow(['1', null, 'alice@example.com']),
@@ -18,6 +18,21 @@ function feed(chunks: Buffer[]): string[] {
   for (const c of chunks)
     for (const m of r.push(c)) out.push(`${String.fromCharCode(m.code)}:${m.bytes.toString('hex')}`);
   assert.equal(r.buffered, 0);
+  return out;
+}
+
+/** `pushFrames`' messages as `feed` describes them, each frame set checked to be contiguous. */
+function described(sets: PgFrames[]): string[] {
+  const out: string[] = [];
+  for (const { buf, index } of sets) {
+    let next = index.length > 0 ? (index[1] as number) : 0;
+    for (let i = 0; i < index.length; i += 3) {
+      const start = index[i + 1] as number;
+      assert.equal(start, next, 'each message starts where the one before it ended');
+      next = start + (index[i + 2] as number);
+      out.push(`${String.fromCharCode(index[i] as number)}:${buf.subarray(start, next).toString('hex')}`);
+    }
+  }
   return out;
 }
 
@@ -43,18 +58,7 @@ describe('PgFrameReader', () => {
       const r = new PgFrameReader({ maxMessageLength: 1 << 20 });
       const out: string[] = [];
       for (const c of [stream.subarray(0, cut), stream.subarray(cut)]) {
-        for (const { buf, index } of r.pushFrames(c)) {
-          let next = index.length > 0 ? (index[1] as number) : 0;
-          for (let i = 0; i < index.length; i += 3) {
-            const start = index[i + 1] as number;
-            const len = index[i + 2] as number;
-            assert.equal(start, next, 'each message starts where the one before it ended');
-            next = start + len;
-            out.push(
-              `${String.fromCharCode(index[i] as number)}:${buf.subarray(start, next).toString('hex')}`,
-            );
-          }
-        }
+        out.push(...described(r.pushFrames(c)));
       }
       assert.deepEqual(out, whole, `cut ${cut}`);
     }
@@ -66,13 +70,7 @@ describe('PgFrameReader', () => {
         const r = new PgFrameReader({ maxMessageLength: 1 << 20 });
         const out: string[] = [];
         for (const c of [stream.subarray(0, a), stream.subarray(a, b), stream.subarray(b)]) {
-          for (const { buf, index } of r.pushFrames(c)) {
-            for (let i = 0; i < index.length; i += 3) {
-              const start = index[i + 1] as number;
-              const bytes = buf.subarray(start, start + (index[i + 2] as number));
-              out.push(`${String.fromCharCode(index[i] as number)}:${bytes.toString('hex')}`);
-            }
-          }
+          out.push(...described(r.pushFrames(c)));
         }
         assert.deepEqual(out, whole, `cuts ${a}, ${b}`);
         assert.equal(r.buffered, 0);

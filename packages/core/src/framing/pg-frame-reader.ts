@@ -79,23 +79,14 @@ export class PgFrameReader {
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
     if (this.#pendingBytes < this.#needed) return [];
-    // nothing cut, or start-up bytes (whose framing is different): frame it all
-    if (held === 0 || this.#startup || this.#needed === 0) {
+    const total = this.#cutLength(held);
+    if (total === 0) {
       const buf = this.#pending.length === 1 ? chunk : Buffer.concat(this.#pending, this.#pendingBytes);
       return this.#frame(buf);
     }
-    // A message was cut by the last read: its length is known once its header is in.
-    let total = this.#needed;
-    if (held < HEADER) {
-      const header = Buffer.concat([...this.#pending.slice(0, -1), chunk.subarray(0, HEADER - held)], HEADER);
-      total = header.readInt32BE(1) + 1;
-      // a bad length: let the framer report it, as it does for a message within one read
-      if (total < HEADER || total > this.maxMessageLength)
-        return this.#frame(Buffer.concat(this.#pending, this.#pendingBytes));
-      if (this.#pendingBytes < total) {
-        this.#needed = total;
-        return [];
-      }
+    if (this.#pendingBytes < total) {
+      this.#needed = total;
+      return [];
     }
     const take = total - held;
     const pieces = this.#pending;
@@ -106,6 +97,21 @@ export class PgFrameReader {
     this.#needed = 0;
     const first: PgFrames = { buf: message, index: Uint32Array.of(message[0] as number, 0, total) };
     return take === chunk.length ? [first] : [first, ...this.#frame(chunk.subarray(take))];
+  }
+
+  /**
+   * The length of the message the last read cut after `held` bytes, known once its header is
+   * in; 0 when everything pending is to be framed as it is: nothing was cut, start-up bytes
+   * (framed differently), or a bad declared length (the framer reports it, as it does for a
+   * message within one read).
+   */
+  #cutLength(held: number): number {
+    if (held === 0 || this.#startup || this.#needed === 0) return 0;
+    if (held >= HEADER) return this.#needed;
+    // only the header's bytes are joined (concat stops at the length it is given)
+    const header = Buffer.concat(this.#pending, HEADER);
+    const total = header.readInt32BE(1) + 1;
+    return total < HEADER || total > this.maxMessageLength ? 0 : total;
   }
 
   /** Frames `buf`, which starts on a message boundary; keeps its incomplete tail. */
